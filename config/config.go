@@ -1,0 +1,322 @@
+// Package config loads and validates wirewatch's YAML configuration.
+//
+// Loading follows one order: defaults, then the file, then environment
+// overrides, then Validate. Nothing is opened (no database, no socket) until a
+// Config has passed Validate. Every error names the file, line and key it is
+// about, so that a typo in a watchlist never turns into a silent stop.
+//
+// The package is a leaf: it imports nothing else from wirewatch.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// DefaultPath is where the commands look for the configuration file when
+// neither --config nor WIREWATCH_CONFIG says otherwise.
+const DefaultPath = "config/wirewatch.yaml"
+
+// Config is the whole configuration. The YAML keys are a stable interface:
+// later versions add keys but do not rename these.
+type Config struct {
+	Database        Database `yaml:"database"`
+	Schedule        string   `yaml:"schedule"`
+	Feeds           []Feed   `yaml:"feeds"`
+	FeedsFile       string   `yaml:"feeds_file"`
+	Watchlist       []Watch  `yaml:"watchlist"`
+	HTTP            HTTP     `yaml:"http"`
+	Fetch           Fetch    `yaml:"fetch"`
+	Log             Log      `yaml:"log"`
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+
+	// Path is the file the configuration was read from ("" when built in code).
+	Path string `yaml:"-"`
+	// DatabaseURLSource says where Database.URL came from, for messages that
+	// must not print the URL itself (it may carry a password).
+	DatabaseURLSource string `yaml:"-"`
+
+	pos positions
+}
+
+// Database says how to reach PostgreSQL.
+type Database struct {
+	// URL is a PostgreSQL connection string (URL or key=value form). When it
+	// is empty, the libpq environment variables (PGHOST, PGDATABASE, ...) apply.
+	URL string `yaml:"url"`
+	// MaxConns caps the connection pool; 0 lets the driver choose.
+	MaxConns int32 `yaml:"max_conns"`
+}
+
+// Feed is one feed to poll.
+type Feed struct {
+	URL  string `yaml:"url"`
+	Name string `yaml:"name"`
+	// Schedule overrides the top-level schedule for this feed.
+	Schedule string `yaml:"schedule"`
+}
+
+// Watch is one watchlist entry: a name and the terms that select an item.
+type Watch struct {
+	Name  string   `yaml:"name"`
+	Terms []string `yaml:"terms"`
+}
+
+// HTTP configures the daemon's own HTTP server.
+type HTTP struct {
+	// Listen is the address of the health (and, later, review) server; "off"
+	// disables it.
+	Listen string `yaml:"listen"`
+}
+
+// Fetch configures how feeds are fetched.
+type Fetch struct {
+	// AllowPrivateNetworks permits connections to loopback, private and
+	// link-local addresses, which are refused by default so that a feed URL
+	// cannot be used to probe the network the daemon runs in.
+	AllowPrivateNetworks bool     `yaml:"allow_private_networks"`
+	Timeout              Duration `yaml:"timeout"`
+	MaxBodySize          ByteSize `yaml:"max_body_size"`
+	// Concurrency bounds the number of feeds fetched at once.
+	Concurrency int    `yaml:"concurrency"`
+	UserAgent   string `yaml:"user_agent"`
+}
+
+// Log configures the process log.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Default returns a configuration with every default filled in and no feeds
+// or watch entries.
+func Default() *Config {
+	return &Config{
+		Schedule: "*/15 * * * *",
+		HTTP:     HTTP{Listen: "127.0.0.1:8080"},
+		Fetch: Fetch{
+			Timeout:     Duration(30 * time.Second),
+			MaxBodySize: 16 << 20,
+			Concurrency: 16,
+		},
+		Log:             Log{Level: "info", Format: "text"},
+		ShutdownTimeout: Duration(30 * time.Second),
+	}
+}
+
+// Load reads the file at path over the defaults, applies environment
+// overrides and validates the result. The returned error, when not nil, is an
+// *Errors listing every problem found with its file and line.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, os.Getenv)
+}
+
+// Parse is Load on bytes already read; getenv supplies the environment (pass
+// os.Getenv, or a map lookup in tests).
+func Parse(path string, data []byte, getenv func(string) string) (*Config, error) {
+	c := Default()
+	c.Path = path
+	if err := decode(c, path, data); err != nil {
+		return nil, err
+	}
+	c.applyEnv(getenv)
+	if err := c.loadFeedsFile(); err != nil {
+		return nil, err
+	}
+	c.resolveFileURLs()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) applyEnv(getenv func(string) string) {
+	c.DatabaseURLSource = "database.url in " + c.Path
+	for _, name := range []string{"WIREWATCH_DATABASE_URL", "DATABASE_URL"} {
+		if v := getenv(name); v != "" {
+			c.Database.URL = v
+			c.DatabaseURLSource = name
+			return
+		}
+	}
+	if c.Database.URL == "" {
+		c.DatabaseURLSource = "libpq environment (PGHOST, PGDATABASE, ...)"
+	}
+}
+
+// dir is the directory relative paths in the file are resolved against.
+func (c *Config) dir() string {
+	if c.Path == "" {
+		return "."
+	}
+	return filepath.Dir(c.Path)
+}
+
+// resolveFileURLs turns relative file: URLs ("file:demo/feeds/a.xml") into
+// absolute file:// URLs, relative to the configuration file, so that a config
+// shipped beside its sample feeds works from any working directory.
+func (c *Config) resolveFileURLs() {
+	for i := range c.Feeds {
+		u, err := url.Parse(c.Feeds[i].URL)
+		if err != nil || u.Scheme != "file" || u.Opaque == "" {
+			continue
+		}
+		p := u.Opaque
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(c.dir(), p)
+		}
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		c.Feeds[i].URL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(p)}).String()
+	}
+}
+
+// Validate checks every value and returns all problems at once.
+func (c *Config) Validate() error {
+	var errs Errors
+	add := func(path, format string, args ...any) {
+		errs = append(errs, c.Errorf(path, format, args...))
+	}
+
+	if _, err := ParseSchedule(c.Schedule); err != nil {
+		add("schedule", "%v", err)
+	}
+	if len(c.Feeds) == 0 {
+		add("feeds", "no feeds: list at least one under feeds: or in feeds_file")
+	}
+	seenFeed := map[string]int{}
+	for i, f := range c.Feeds {
+		path := fmt.Sprintf("feeds[%d]", i)
+		if err := checkFeedURL(f.URL); err != nil {
+			add(path+".url", "%v", err)
+		} else if j, dup := seenFeed[f.URL]; dup {
+			add(path+".url", "feed %s is listed twice (also at %s)", f.URL, c.where(fmt.Sprintf("feeds[%d].url", j)))
+		} else {
+			seenFeed[f.URL] = i
+		}
+		if f.Schedule != "" {
+			if _, err := ParseSchedule(f.Schedule); err != nil {
+				add(path+".schedule", "%v", err)
+			}
+		}
+	}
+
+	if len(c.Watchlist) == 0 {
+		add("watchlist", "empty watchlist: every item would be dropped; add at least one entry with a name and terms")
+	}
+	seenWatch := map[string]int{}
+	for i, w := range c.Watchlist {
+		path := fmt.Sprintf("watchlist[%d]", i)
+		name := strings.TrimSpace(w.Name)
+		switch {
+		case name == "":
+			add(path+".name", "watch entry without a name")
+		default:
+			key := strings.ToLower(name)
+			if j, dup := seenWatch[key]; dup {
+				add(path+".name", "watch entry %q is defined twice (also at %s)", name, c.where(fmt.Sprintf("watchlist[%d].name", j)))
+			} else {
+				seenWatch[key] = i
+			}
+		}
+		if len(w.Terms) == 0 {
+			add(path+".terms", "watch entry %q has no terms", name)
+		}
+		for j, t := range w.Terms {
+			if strings.TrimSpace(t) == "" {
+				add(fmt.Sprintf("%s.terms[%d]", path, j), "empty term in watch entry %q", name)
+			}
+		}
+	}
+
+	if c.HTTP.Listen != "off" && c.HTTP.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+			add("http.listen", "want host:port (for example 127.0.0.1:8080) or \"off\": %v", err)
+		}
+	}
+	if c.Fetch.Timeout <= 0 {
+		add("fetch.timeout", "must be positive, for example 30s")
+	}
+	if c.Fetch.MaxBodySize <= 0 {
+		add("fetch.max_body_size", "must be positive, for example 16MiB")
+	}
+	if c.Fetch.Concurrency < 1 {
+		add("fetch.concurrency", "must be at least 1")
+	}
+	if c.Database.MaxConns < 0 {
+		add("database.max_conns", "must not be negative")
+	}
+	if c.ShutdownTimeout <= 0 {
+		add("shutdown_timeout", "must be positive, for example 30s")
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "want debug, info, warn or error, not %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add("log.format", "want text or json, not %q", c.Log.Format)
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func checkFeedURL(raw string) error {
+	if strings.TrimSpace(raw) == "" {
+		return fmt.Errorf("feed without a url")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a URL: %v", err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+		if u.Host == "" {
+			return fmt.Errorf("URL %q has no host", raw)
+		}
+	case "file":
+		if u.Path == "" {
+			return fmt.Errorf("file URL %q has no path", raw)
+		}
+	default:
+		return fmt.Errorf("URL %q: want an http, https or file URL", raw)
+	}
+	return nil
+}
+
+// ParseSchedule parses a standard five-field cron spec or a descriptor such as
+// "@hourly" or "@every 10m".
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, fmt.Errorf("empty schedule: want a cron spec such as \"*/15 * * * *\" or \"@every 15m\"")
+	}
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, fmt.Errorf("bad schedule %q: %v (want a cron spec such as \"*/15 * * * *\" or \"@every 15m\")", spec, err)
+	}
+	return s, nil
+}
+
+// FeedSchedule is the schedule spec that applies to feed f.
+func (c *Config) FeedSchedule(f Feed) string {
+	if f.Schedule != "" {
+		return f.Schedule
+	}
+	return c.Schedule
+}

@@ -1,0 +1,124 @@
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// loadFeedsFile appends the feeds listed in feeds_file: either one URL per
+// line (optionally followed by a name; # starts a comment) or an OPML file as
+// feed readers export it. A URL already listed under feeds: keeps the entry
+// from feeds:, which may carry a name and schedule.
+func (c *Config) loadFeedsFile() error {
+	if c.FeedsFile == "" {
+		return nil
+	}
+	path := c.FeedsFile
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(c.dir(), path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Errors{c.Errorf("feeds_file", "cannot read feeds file: %v", err)}
+	}
+	var entries []feedEntry
+	if bytes.HasPrefix(bytes.TrimSpace(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))), []byte("<")) {
+		entries, err = parseOPML(data)
+		if err != nil {
+			return Errors{{File: path, Msg: fmt.Sprintf("invalid OPML: %v", err)}}
+		}
+	} else {
+		entries = parseFeedList(data)
+	}
+
+	known := map[string]bool{}
+	for _, f := range c.Feeds {
+		known[f.URL] = true
+	}
+	var errs Errors
+	for _, e := range entries {
+		if err := checkFeedURL(e.url); err != nil {
+			errs = append(errs, &Error{File: path, Line: e.line, Msg: err.Error()})
+			continue
+		}
+		if known[e.url] {
+			continue
+		}
+		known[e.url] = true
+		c.pos[fmt.Sprintf("feeds[%d]", len(c.Feeds))] = position{}
+		c.Feeds = append(c.Feeds, Feed{URL: e.url, Name: e.name})
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+type feedEntry struct {
+	url, name string
+	line      int
+}
+
+func parseFeedList(data []byte) []feedEntry {
+	var out []feedEntry
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if i := strings.Index(text, " #"); i >= 0 {
+			text = strings.TrimSpace(text[:i])
+		}
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		u, name, _ := strings.Cut(text, " ")
+		out = append(out, feedEntry{url: u, name: strings.TrimSpace(name), line: line})
+	}
+	return out
+}
+
+type opmlOutline struct {
+	XMLURL   string        `xml:"xmlUrl,attr"`
+	XMLURLlc string        `xml:"xmlurl,attr"`
+	Title    string        `xml:"title,attr"`
+	Text     string        `xml:"text,attr"`
+	Children []opmlOutline `xml:"outline"`
+}
+
+func parseOPML(data []byte) ([]feedEntry, error) {
+	var doc struct {
+		XMLName xml.Name      `xml:"opml"`
+		Body    []opmlOutline `xml:"body>outline"`
+	}
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	var out []feedEntry
+	var walk func([]opmlOutline)
+	walk = func(os []opmlOutline) {
+		for _, o := range os {
+			u := o.XMLURL
+			if u == "" {
+				u = o.XMLURLlc
+			}
+			if u != "" {
+				name := o.Title
+				if name == "" {
+					name = o.Text
+				}
+				out = append(out, feedEntry{url: strings.TrimSpace(u), name: strings.TrimSpace(name)})
+			}
+			walk(o.Children)
+		}
+	}
+	walk(doc.Body)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no outline with an xmlUrl attribute")
+	}
+	return out, nil
+}
