@@ -1,0 +1,115 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// FeedSpec is a feed as the configuration lists it.
+type FeedSpec struct {
+	URL  string
+	Name string
+}
+
+// Feed is a feed row with the state its next poll needs.
+type Feed struct {
+	ID                  int64
+	URL                 string
+	Name                string
+	Title               string
+	ETag                string
+	LastModified        string
+	BodyHash            string
+	LastPolledAt        *time.Time
+	LastSuccessAt       *time.Time
+	LastOutcome         string
+	LastError           string
+	LastErrorKind       string
+	ConsecutiveFailures int
+}
+
+// DisplayName is the configured name, else the feed's own title, else its
+// URL.
+func (f Feed) DisplayName() string {
+	switch {
+	case f.Name != "":
+		return f.Name
+	case f.Title != "":
+		return f.Title
+	}
+	return f.URL
+}
+
+const feedColumns = `id, url, name, title, etag, last_modified, body_hash, last_polled_at, last_success_at,
+	last_outcome, last_error, last_error_kind, consecutive_failures`
+
+func scanFeed(row pgx.Row) (Feed, error) {
+	var f Feed
+	err := row.Scan(&f.ID, &f.URL, &f.Name, &f.Title, &f.ETag, &f.LastModified, &f.BodyHash, &f.LastPolledAt,
+		&f.LastSuccessAt, &f.LastOutcome, &f.LastError, &f.LastErrorKind, &f.ConsecutiveFailures)
+	return f, err
+}
+
+// SyncFeeds makes the feeds table agree with the configuration: new feeds
+// are added, names updated, and feeds no longer configured are marked
+// in_config = false (their history stays). It returns the configured feeds in
+// the order given.
+func (s *Store) SyncFeeds(ctx context.Context, specs []FeedSpec) ([]Feed, error) {
+	urls := make([]string, len(specs))
+	names := make([]string, len(specs))
+	for i, f := range specs {
+		urls[i], names[i] = f.URL, f.Name
+	}
+	var feeds []Feed
+	err := s.WithTx(ctx, func(tx *Store) error {
+		_, err := tx.db.Exec(ctx, `
+			INSERT INTO feeds (url, name)
+			SELECT url, name FROM unnest($1::text[], $2::text[]) AS t(url, name)
+			ON CONFLICT (url) DO UPDATE SET name = EXCLUDED.name, in_config = true
+			WHERE feeds.name IS DISTINCT FROM EXCLUDED.name OR NOT feeds.in_config`, urls, names)
+		if err != nil {
+			return fmt.Errorf("sync feeds: %w", err)
+		}
+		if _, err := tx.db.Exec(ctx, `UPDATE feeds SET in_config = false WHERE in_config AND url <> ALL($1::text[])`, urls); err != nil {
+			return fmt.Errorf("sync feeds: %w", err)
+		}
+		rows, err := tx.db.Query(ctx, `
+			SELECT `+feedColumns+` FROM feeds
+			JOIN unnest($1::text[]) WITH ORDINALITY AS c(url, ord) USING (url)
+			ORDER BY c.ord`, urls)
+		if err != nil {
+			return fmt.Errorf("sync feeds: %w", err)
+		}
+		feeds, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Feed, error) { return scanFeed(r) })
+		return err
+	})
+	return feeds, err
+}
+
+// Feed reads one feed by id.
+func (s *Store) Feed(ctx context.Context, id int64) (Feed, error) {
+	f, err := scanFeed(s.db.QueryRow(ctx, `SELECT `+feedColumns+` FROM feeds WHERE id = $1`, id))
+	if err != nil {
+		return Feed{}, fmt.Errorf("read feed %d: %w", id, err)
+	}
+	return f, nil
+}
+
+// FailingFeeds returns the configured feeds whose last poll failed, the
+// longest-failing first.
+func (s *Store) FailingFeeds(ctx context.Context) ([]Feed, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+feedColumns+` FROM feeds
+		WHERE in_config AND last_outcome = 'failed'
+		ORDER BY consecutive_failures DESC, url`)
+	if err != nil {
+		return nil, fmt.Errorf("list failing feeds: %w", err)
+	}
+	feeds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Feed, error) { return scanFeed(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list failing feeds: %w", err)
+	}
+	return feeds, nil
+}

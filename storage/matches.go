@@ -1,0 +1,89 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wirewatch/wirewatch/classify"
+)
+
+// MatchFilter selects stored matches.
+type MatchFilter struct {
+	Since      time.Time // first seen at or after; zero for no bound
+	Watches    []string  // any of these entries (case-insensitive); empty for all
+	Unreviewed bool      // only items not yet marked reviewed
+	Limit      int       // 0 for no limit
+}
+
+// Match is a stored matching item with why it matched.
+type Match struct {
+	ItemID      int64          `json:"id"`
+	Title       string         `json:"title"`
+	Link        string         `json:"link"`
+	FeedURL     string         `json:"feed_url"`
+	Feed        string         `json:"feed"`
+	PublishedAt *time.Time     `json:"published_at"`
+	FirstSeenAt time.Time      `json:"first_seen_at"`
+	ReviewedAt  *time.Time     `json:"reviewed_at"`
+	Watches     []string       `json:"watches"`
+	Hits        []classify.Hit `json:"hits"`
+}
+
+// Matches lists stored matches, newest first (by when they were first seen,
+// then by publication time).
+func (s *Store) Matches(ctx context.Context, f MatchFilter) ([]Match, error) {
+	var since *time.Time
+	if !f.Since.IsZero() {
+		since = &f.Since
+	}
+	watches := make([]string, len(f.Watches))
+	for i, w := range f.Watches {
+		watches[i] = strings.ToLower(w)
+	}
+	var limit *int
+	if f.Limit > 0 {
+		limit = &f.Limit
+	}
+	rows, err := s.db.Query(ctx, `
+		SELECT i.id, i.title, i.link, f.url, coalesce(nullif(f.name, ''), nullif(f.title, ''), f.url),
+		       i.published_at, i.first_seen_at, i.reviewed_at,
+		       (SELECT array_agg(m.watch ORDER BY m.watch) FROM matches m WHERE m.item_id = i.id),
+		       (SELECT jsonb_agg(jsonb_build_object('watch', h.watch, 'term', h.term, 'field', h.field,
+		                         'start', h.start_offset, 'end', h.end_offset, 'count', h.occurrences)
+		                         ORDER BY h.watch, h.field, h.start_offset)
+		          FROM match_hits h WHERE h.item_id = i.id)
+		FROM items i
+		JOIN feeds f ON f.id = i.feed_id
+		WHERE ($1::timestamptz IS NULL OR i.first_seen_at >= $1)
+		  AND (NOT $2 OR i.reviewed_at IS NULL)
+		  AND (cardinality($3::text[]) = 0
+		       OR EXISTS (SELECT 1 FROM matches m WHERE m.item_id = i.id AND lower(m.watch) = ANY($3)))
+		ORDER BY i.first_seen_at DESC, i.published_at DESC NULLS LAST, i.id DESC
+		LIMIT $4`, since, f.Unreviewed, watches, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list matches: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Match, error) {
+		var m Match
+		err := r.Scan(&m.ItemID, &m.Title, &m.Link, &m.FeedURL, &m.Feed, &m.PublishedAt, &m.FirstSeenAt,
+			&m.ReviewedAt, &m.Watches, &m.Hits)
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list matches: %w", err)
+	}
+	return out, nil
+}
+
+// MarkReviewed marks items reviewed and returns how many were not already.
+func (s *Store) MarkReviewed(ctx context.Context, itemIDs []int64) (int64, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE items SET reviewed_at = now() WHERE id = ANY($1::bigint[]) AND reviewed_at IS NULL`, itemIDs)
+	if err != nil {
+		return 0, fmt.Errorf("mark reviewed: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
