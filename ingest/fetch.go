@@ -1,0 +1,245 @@
+// Package ingest polls feeds: it schedules polls, fetches each feed over
+// HTTP (or from a file), parses it with gofeed, hands its items to classify
+// and stores the matches through storage, one transaction per poll.
+package ingest
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// FetchOptions configures a Fetcher.
+type FetchOptions struct {
+	UserAgent            string
+	Timeout              time.Duration // whole request, body included
+	MaxBodySize          int64         // after decompression
+	AllowPrivateNetworks bool
+}
+
+// Fetcher fetches feeds with one shared HTTP client, so connections to a
+// host are reused across feeds and polls.
+type Fetcher struct {
+	client  *http.Client
+	opts    FetchOptions
+	headers http.Header
+}
+
+// NewFetcher returns a Fetcher with the limits in opts.
+func NewFetcher(opts FetchOptions) *Fetcher {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	if !opts.AllowPrivateNetworks {
+		// Checked on the address actually dialed, after DNS resolution, so a
+		// redirect or a name that resolves to an internal address is caught.
+		dialer.Control = refusePrivate
+	}
+	transport := &http.Transport{
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   4,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	h := http.Header{}
+	h.Set("User-Agent", opts.UserAgent)
+	h.Set("Accept", "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5")
+	return &Fetcher{
+		client: &http.Client{
+			Transport: transport,
+			Timeout:   opts.Timeout,
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				if len(via) >= 10 {
+					return &FetchError{Kind: KindRedirect, Err: errors.New("more than 10 redirects")}
+				}
+				for _, prev := range via {
+					if prev.URL.String() == req.URL.String() {
+						return &FetchError{Kind: KindRedirect, Err: fmt.Errorf("redirect loop at %s", req.URL)}
+					}
+				}
+				return nil
+			},
+		},
+		opts:    opts,
+		headers: h,
+	}
+}
+
+// Validators are what a conditional request sends back to the server.
+type Validators struct {
+	ETag         string
+	LastModified string
+}
+
+// Response is a fetched feed body, or the news that it has not changed.
+type Response struct {
+	Status      int // HTTP status; 0 for file feeds
+	NotModified bool
+	Body        []byte
+	ContentType string
+	Validators  Validators // the new ones to store
+	FinalURL    string     // after redirects
+}
+
+// Fetch gets the feed at rawURL. With validators from the last poll it makes
+// a conditional request, and a 304 comes back as NotModified. Every failure
+// is a *FetchError with a Kind.
+func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*Response, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, &FetchError{Kind: KindRequest, Err: err}
+	}
+	switch u.Scheme {
+	case "file":
+		return f.fetchFile(u)
+	case "http", "https":
+	default:
+		return nil, &FetchError{Kind: KindRequest, Err: fmt.Errorf("unsupported URL scheme %q", u.Scheme)}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, &FetchError{Kind: KindRequest, Err: err}
+	}
+	req.Header = f.headers.Clone()
+	if v.ETag != "" {
+		req.Header.Set("If-None-Match", v.ETag)
+	}
+	if v.LastModified != "" {
+		req.Header.Set("If-Modified-Since", v.LastModified)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, classifyError(ctx, err)
+	}
+	defer resp.Body.Close()
+
+	out := &Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), FinalURL: resp.Request.URL.String()}
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
+		out.NotModified = true
+		out.Validators = v
+		return out, nil
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		// Drain a little so the connection can be reused.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return out, &FetchError{Kind: KindHTTP, Status: resp.StatusCode, Err: fmt.Errorf("HTTP %s", resp.Status)}
+	}
+	// The transport has already undone gzip, so the cap applies to the
+	// decompressed size: a small compressed bomb stops here.
+	body, err := readCapped(resp.Body, f.opts.MaxBodySize)
+	if err != nil {
+		var fe *FetchError
+		if errors.As(err, &fe) {
+			return out, err
+		}
+		return out, classifyError(ctx, err)
+	}
+	out.Body = body
+	out.Validators = Validators{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
+	return out, nil
+}
+
+func (f *Fetcher) fetchFile(u *url.URL) (*Response, error) {
+	file, err := os.Open(u.Path)
+	if err != nil {
+		return nil, &FetchError{Kind: KindFile, Err: err}
+	}
+	defer file.Close()
+	body, err := readCapped(file, f.opts.MaxBodySize)
+	if err != nil {
+		var fe *FetchError
+		if errors.As(err, &fe) {
+			return nil, err
+		}
+		return nil, &FetchError{Kind: KindFile, Err: err}
+	}
+	return &Response{Body: body, FinalURL: u.String()}, nil
+}
+
+func readCapped(r io.Reader, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) > limit {
+		return nil, &FetchError{Kind: KindTooLarge, Err: fmt.Errorf("body larger than %d bytes", limit)}
+	}
+	return body, nil
+}
+
+// refusePrivate is a net.Dialer Control function that refuses addresses a
+// public feed has no business on.
+func refusePrivate(network, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !isPublic(ip) {
+		return &FetchError{Kind: KindBlocked, Err: fmt.Errorf("refusing to connect to non-public address %s (set fetch.allow_private_networks to allow it)", host)}
+	}
+	return nil
+}
+
+var nonPublic = func() []*net.IPNet {
+	var nets []*net.IPNet
+	for _, c := range []string{
+		"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24",
+		"203.0.113.0/24", "240.0.0.0/4", "64:ff9b:1::/48", "2001:db8::/32", "fc00::/7",
+	} {
+		_, n, _ := net.ParseCIDR(c)
+		nets = append(nets, n)
+	}
+	return nets
+}()
+
+func isPublic(ip net.IP) bool {
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsMulticast() || ip.IsUnspecified() || ip.IsInterfaceLocalMulticast() {
+		return false
+	}
+	for _, n := range nonPublic {
+		if n.Contains(ip) {
+			return false
+		}
+	}
+	return true
+}
+
+// classifyError maps a transport error to a FetchError with a named cause.
+func classifyError(ctx context.Context, err error) error {
+	var fe *FetchError
+	if errors.As(err, &fe) {
+		return fe
+	}
+	if ctx.Err() != nil {
+		return &FetchError{Kind: KindCanceled, Err: ctx.Err()}
+	}
+	var dnsErr *net.DNSError
+	var netErr net.Error
+	var opErr *net.OpError
+	var tlsErr *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &dnsErr):
+		return &FetchError{Kind: KindDNS, Err: dnsErr}
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return &FetchError{Kind: KindTimeout, Err: err}
+	case errors.As(err, &tlsErr), strings.Contains(err.Error(), "tls:"):
+		return &FetchError{Kind: KindTLS, Err: err}
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return &FetchError{Kind: KindConnect, Err: err}
+	}
+	return &FetchError{Kind: KindNetwork, Err: err}
+}

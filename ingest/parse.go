@@ -1,0 +1,87 @@
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mmcdole/gofeed"
+)
+
+// Feed is a parsed feed: its own metadata and its items.
+type Feed struct {
+	Title   string
+	SiteURL string
+	Items   []Item
+}
+
+// Item is one feed entry with the fields wirewatch uses.
+type Item struct {
+	GUID        string
+	Link        string
+	Title       string
+	Summary     string // description, as published (may be HTML)
+	Content     string // full content, as published (may be HTML)
+	Author      string
+	PublishedAt *time.Time
+}
+
+// Parse reads an RSS, Atom or JSON Feed document. A document gofeed cannot
+// read is a *FetchError of kind parse.
+func Parse(body []byte) (feed *Feed, err error) {
+	defer func() {
+		// A parser bug on hostile input must cost one poll, not the daemon.
+		if r := recover(); r != nil {
+			feed, err = nil, &FetchError{Kind: KindParse, Err: fmt.Errorf("parser panic: %v", r)}
+		}
+	}()
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, &FetchError{Kind: KindParse, Err: errors.New("empty body")}
+	}
+	parsed, err := gofeed.NewParser().Parse(bytes.NewReader(body))
+	if err != nil {
+		if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
+			return nil, &FetchError{Kind: KindParse, Err: fmt.Errorf("not an RSS, Atom or JSON feed (starts with %q)", preview(body))}
+		}
+		return nil, &FetchError{Kind: KindParse, Err: err}
+	}
+	out := &Feed{Title: strings.TrimSpace(parsed.Title), SiteURL: strings.TrimSpace(parsed.Link), Items: make([]Item, 0, len(parsed.Items))}
+	for _, it := range parsed.Items {
+		if it == nil {
+			continue
+		}
+		item := Item{
+			GUID:    strings.TrimSpace(it.GUID),
+			Link:    strings.TrimSpace(it.Link),
+			Title:   strings.TrimSpace(it.Title),
+			Summary: it.Description,
+			Content: it.Content,
+		}
+		if item.Link == "" && len(it.Links) > 0 {
+			item.Link = strings.TrimSpace(it.Links[0])
+		}
+		if len(it.Authors) > 0 && it.Authors[0] != nil {
+			item.Author = strings.TrimSpace(it.Authors[0].Name)
+		}
+		switch {
+		case it.PublishedParsed != nil:
+			t := it.PublishedParsed.UTC()
+			item.PublishedAt = &t
+		case it.UpdatedParsed != nil:
+			t := it.UpdatedParsed.UTC()
+			item.PublishedAt = &t
+		}
+		out.Items = append(out.Items, item)
+	}
+	return out, nil
+}
+
+func preview(body []byte) string {
+	s := strings.TrimSpace(string(body))
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return strings.ToValidUTF8(s, "?")
+}

@@ -1,0 +1,201 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wirewatch/wirewatch/classify"
+	"github.com/wirewatch/wirewatch/storage"
+)
+
+// maxFieldText bounds the stored text of one item field; a feed that puts a
+// whole book in one item still gets matched on all of it.
+const maxFieldText = 64 << 10
+
+// Poller runs one poll of one feed: fetch, parse, match, store.
+type Poller struct {
+	Fetcher *Fetcher
+	Matcher *classify.Matcher
+	Store   *storage.Store
+	// Now is the clock; tests may replace it.
+	Now func() time.Time
+}
+
+// Report says what one poll did, for the log line at the end of the job.
+type Report struct {
+	Feed       storage.Feed
+	Outcome    string
+	HTTPStatus int
+	Bytes      int64
+	ItemsSeen  int
+	Matched    int // items that matched, new or not
+	NewMatches int // matching items stored for the first time
+	Duration   time.Duration
+	Err        error // why the feed failed (recorded in the poll row)
+}
+
+// Poll polls feed once and records the outcome. A feed that fails (network,
+// HTTP, parse) is recorded as failed and returns a Report with Err set and a
+// nil error; the returned error is for failures to record anything at all,
+// such as a database that went away.
+func (p *Poller) Poll(ctx context.Context, feed storage.Feed) (Report, error) {
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	started := now()
+	rep := Report{Feed: feed}
+	rec := storage.Poll{FeedID: feed.ID, StartedAt: started}
+
+	var (
+		resp *Response
+		err  error
+	)
+	validators := Validators{ETag: feed.ETag, LastModified: feed.LastModified}
+	resp, err = p.Fetcher.Fetch(ctx, feed.URL, validators)
+	if resp != nil {
+		rec.HTTPStatus = resp.Status
+		rec.Bytes = int64(len(resp.Body))
+	}
+	var parsed *Feed
+	var bodyHash string
+	switch {
+	case err != nil:
+	case resp.NotModified:
+		rec.Outcome = storage.OutcomeNotModified
+	default:
+		bodyHash = hashBody(resp.Body, p.Matcher.Fingerprint())
+		if bodyHash == feed.BodyHash {
+			// Same bytes as last time (a server without validators) and the
+			// same watchlist: nothing to parse.
+			rec.Outcome = storage.OutcomeNotModified
+			break
+		}
+		parsed, err = Parse(resp.Body)
+	}
+
+	if err != nil {
+		if ctx.Err() != nil {
+			// Shutting down: leave no record, the next start polls again.
+			return rep, ctx.Err()
+		}
+		rec.Outcome = storage.OutcomeFailed
+		rec.ErrorKind = ErrorKind(err)
+		rec.Error = truncate(err.Error(), 1000)
+	}
+	if parsed != nil {
+		rec.Outcome = storage.OutcomeOK
+		rec.ItemsSeen = len(parsed.Items)
+		rec.ETag, rec.LastModified, rec.BodyHash = resp.Validators.ETag, resp.Validators.LastModified, bodyHash
+		rec.FeedTitle, rec.SiteURL = truncate(parsed.Title, 500), truncate(parsed.SiteURL, 2000)
+		rec.Items = p.classify(feed, parsed)
+	}
+	rec.Duration = now().Sub(started)
+
+	newMatches, saveErr := p.Store.SavePoll(ctx, rec)
+	if saveErr != nil {
+		return rep, saveErr
+	}
+	rep.Outcome, rep.HTTPStatus, rep.Bytes, rep.ItemsSeen = rec.Outcome, rec.HTTPStatus, rec.Bytes, rec.ItemsSeen
+	rep.Matched, rep.NewMatches, rep.Duration, rep.Err = len(rec.Items), newMatches, rec.Duration, err
+	return rep, nil
+}
+
+// classify matches every item and returns the matching ones, once per
+// identity key.
+func (p *Poller) classify(feed storage.Feed, parsed *Feed) []storage.Item {
+	base := baseURL(feed.URL, parsed.SiteURL)
+	seen := map[string]bool{}
+	var out []storage.Item
+	for _, it := range parsed.Items {
+		res := p.Matcher.Match(classify.Document{Title: it.Title, Summary: it.Summary, Content: it.Content})
+		if !res.Matched() {
+			continue
+		}
+		link := resolve(base, it.Link)
+		title := classify.StripHTML(it.Title)
+		content := classify.StripHTML(it.Content)
+		key := classify.ItemKey(feed.URL, it.GUID, link, title, content)
+		if seen[key] {
+			continue // the same item twice in one feed
+		}
+		seen[key] = true
+		out = append(out, storage.Item{
+			Key:         key,
+			GUID:        truncate(it.GUID, 2000),
+			Link:        truncate(link, 2000),
+			Title:       truncate(title, 2000),
+			Summary:     truncate(classify.StripHTML(it.Summary), maxFieldText),
+			Content:     truncate(content, maxFieldText),
+			Author:      truncate(it.Author, 500),
+			PublishedAt: it.PublishedAt,
+			Watches:     res.Watches,
+			Hits:        res.Hits,
+		})
+	}
+	return out
+}
+
+// hashBody identifies a body as matched by one watchlist; a new watchlist
+// makes every feed's current items worth matching again.
+func hashBody(b []byte, watchlist string) string {
+	h := sha256.New()
+	h.Write(b)
+	h.Write([]byte(watchlist))
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// baseURL is what relative item links are resolved against: the feed's site
+// link when it is absolute, else the feed URL.
+func baseURL(feedURL, siteURL string) *url.URL {
+	if u, err := url.Parse(siteURL); err == nil && u.IsAbs() {
+		return u
+	}
+	u, _ := url.Parse(feedURL)
+	return u
+}
+
+func resolve(base *url.URL, link string) string {
+	if link == "" || base == nil {
+		return link
+	}
+	u, err := url.Parse(link)
+	if err != nil || u.IsAbs() {
+		return link
+	}
+	return base.ResolveReference(u).String()
+}
+
+// truncate cuts s to at most n bytes without splitting a character, and
+// makes it valid UTF-8 (PostgreSQL refuses anything else).
+func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// String is the one-line summary used in logs and by `wirewatch poll`.
+func (r Report) String() string {
+	if r.Err != nil {
+		return fmt.Sprintf("failed (%s): %v", ErrorKind(r.Err), r.Err)
+	}
+	return fmt.Sprintf("%s: %d items, %d matching, %d new", r.Outcome, r.ItemsSeen, r.Matched, r.NewMatches)
+}
+
+// IsShutdown reports whether err only says the poll was interrupted by a
+// shutdown.
+func IsShutdown(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
