@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wirewatch/wirewatch/ingest"
+	"github.com/wirewatch/wirewatch/storage"
+)
+
+func cmdRun(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "run", "run [--config PATH] [--migrate]")
+	cfgPath := configFlag(fs)
+	migrate := fs.Bool("migrate", false, "apply schema migrations before starting")
+	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+	cfg, matcher, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, e.stderr)
+	log.Info("starting wirewatch", "version", versionString(), "config", cfg.Path, "feeds", len(cfg.Feeds),
+		"watch_entries", len(cfg.Watchlist), "database", cfg.DatabaseURLSource)
+
+	pool, err := openDB(ctx, cfg, *migrate, log)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store := storage.New(pool)
+	feeds, err := setupFeeds(ctx, cfg, store)
+	if err != nil {
+		return err
+	}
+
+	var running atomic.Bool
+	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "off" {
+		srv, addr, err := startHTTP(cfg.HTTP.Listen, pool, &running, log)
+		if err != nil {
+			return err
+		}
+		log.Info("http server listening", "addr", addr, "endpoints", "/healthz /readyz")
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+		}()
+	}
+
+	sched := &ingest.Scheduler{
+		Poller:      &ingest.Poller{Fetcher: ingest.NewFetcher(fetchOptions(cfg)), Matcher: matcher, Store: store},
+		Log:         log,
+		Concurrency: cfg.Fetch.Concurrency,
+	}
+	go func() {
+		// A first signal starts a graceful stop; from then on the default
+		// handling applies, so a second Ctrl-C ends the process at once
+		// (transactions in flight roll back, nothing half-stored remains).
+		<-ctx.Done()
+		e.stopSignals()
+		log.Info("signal received: stopping (a second signal quits at once)")
+	}()
+	running.Store(true)
+	err = sched.Run(ctx, feeds, cfg.ShutdownTimeout.D())
+	running.Store(false)
+	log.Info("wirewatch stopped")
+	return err
+}
+
+// startHTTP serves the health endpoints:
+//   - /healthz answers 200 while the process is up;
+//   - /readyz answers 200 when the database is reachable, its schema is
+//     current and the scheduler is running, 503 with the reasons otherwise.
+func startHTTP(listen string, pool *pgxpool.Pool, running *atomic.Bool, log *slog.Logger) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, "", fmt.Errorf("http.listen %s: %w", listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		checks := map[string]string{"database": "ok", "schema": "ok", "scheduler": "ok"}
+		ready := true
+		if err := pool.Ping(ctx); err != nil {
+			checks["database"], checks["schema"], ready = "unreachable: "+err.Error(), "unknown", false
+		} else if err := storage.CheckSchema(ctx, pool); err != nil {
+			checks["schema"], ready = err.Error(), false
+		}
+		if !running.Load() {
+			checks["scheduler"], ready = "not running", false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"ready": ready, "checks": checks})
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "error", err)
+		}
+	}()
+	return srv, ln.Addr().String(), nil
+}

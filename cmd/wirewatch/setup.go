@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wirewatch/wirewatch/classify"
+	"github.com/wirewatch/wirewatch/config"
+	"github.com/wirewatch/wirewatch/ingest"
+	"github.com/wirewatch/wirewatch/storage"
+)
+
+const defaultConfigPath = config.DefaultPath
+
+// configFlag registers --config on a command's flags.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "", "configuration file (default $WIREWATCH_CONFIG, else "+defaultConfigPath+")")
+}
+
+// loadConfig reads and validates the configuration and compiles its
+// watchlist. Any problem is a usage error (exit 2) that names the file, line
+// and key.
+func loadConfig(e *env, flagPath string) (*config.Config, *classify.Matcher, error) {
+	path := flagPath
+	if path == "" {
+		path = e.getenv("WIREWATCH_CONFIG")
+	}
+	if path == "" {
+		path = defaultConfigPath
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, usagef("read config: %v", err)
+	}
+	cfg, err := config.Parse(path, data, e.getenv)
+	if err != nil {
+		return nil, nil, usageError{fmt.Errorf("invalid configuration:\n%w", err)}
+	}
+	m, err := compileWatchlist(cfg)
+	if err != nil {
+		return nil, nil, usageError{fmt.Errorf("invalid configuration:\n%w", err)}
+	}
+	return cfg, m, nil
+}
+
+func compileWatchlist(cfg *config.Config) (*classify.Matcher, error) {
+	entries := make([]classify.Entry, len(cfg.Watchlist))
+	for i, w := range cfg.Watchlist {
+		entries[i] = classify.Entry{Name: strings.TrimSpace(w.Name), Terms: w.Terms}
+	}
+	m, err := classify.Compile(entries)
+	var re *classify.RuleError
+	if errors.As(err, &re) {
+		path := fmt.Sprintf("watchlist[%d]", re.Entry)
+		if re.Term >= 0 {
+			path += fmt.Sprintf(".terms[%d]", re.Term)
+		}
+		return nil, cfg.Errorf(path, "%s", re.Msg)
+	}
+	return m, err
+}
+
+// newLogger sets up the process log once: text or JSON on stderr, at the
+// configured level, with snake_case keys throughout.
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openDB connects to the configured database and checks that its schema is
+// current, applying the migrations first when migrate is set.
+func openDB(ctx context.Context, cfg *config.Config, migrate bool, log *slog.Logger) (*pgxpool.Pool, error) {
+	pool, err := storage.Open(ctx, cfg.Database.URL, cfg.Database.MaxConns)
+	if err != nil {
+		return nil, fmt.Errorf("%w (database URL from %s)", err, cfg.DatabaseURLSource)
+	}
+	if migrate {
+		applied, err := storage.Migrate(ctx, pool)
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+		for _, m := range applied {
+			log.Info("applied migration", "version", m.Version, "name", m.Name)
+		}
+	}
+	if err := storage.CheckSchema(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+func fetchOptions(cfg *config.Config) ingest.FetchOptions {
+	ua := cfg.Fetch.UserAgent
+	if ua == "" {
+		ua = "wirewatch/" + versionString() + " (feed monitor; +https://github.com/wirewatch/wirewatch)"
+	}
+	return ingest.FetchOptions{
+		UserAgent:            ua,
+		Timeout:              cfg.Fetch.Timeout.D(),
+		MaxBodySize:          int64(cfg.Fetch.MaxBodySize),
+		AllowPrivateNetworks: cfg.Fetch.AllowPrivateNetworks,
+	}
+}
+
+// setupFeeds records the configured feeds in the database and pairs each
+// with its schedule.
+func setupFeeds(ctx context.Context, cfg *config.Config, store *storage.Store) ([]ingest.ScheduledFeed, error) {
+	specs := make([]storage.FeedSpec, len(cfg.Feeds))
+	for i, f := range cfg.Feeds {
+		specs[i] = storage.FeedSpec{URL: f.URL, Name: f.Name}
+	}
+	feeds, err := store.SyncFeeds(ctx, specs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ingest.ScheduledFeed, len(feeds))
+	for i, f := range feeds {
+		spec := cfg.FeedSchedule(cfg.Feeds[i])
+		sched, err := config.ParseSchedule(spec) // validated by config already
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ingest.ScheduledFeed{Feed: f, Schedule: sched, Spec: spec}
+	}
+	return out, nil
+}
