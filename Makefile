@@ -14,7 +14,7 @@ WIREWATCH := bin/wirewatch
 # Extra arguments for `make matches`, e.g. make matches ARGS='--since 24h --format json'
 ARGS     ?=
 
-.PHONY: all build test vet run demo demo-matches matches psql db-stop clean
+.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check clean
 
 all: build
 
@@ -62,6 +62,11 @@ psql: $(DEVDB)
 
 db-stop: $(DEVDB)
 	$(DEVDB) stop -dir $(PGDIR)
+
+# End-to-end check against a generated feed farm (needs ../shared/bench/feedfarm
+# or FEEDFARM=path; skipped with a message without it).
+farm-check: build
+	bench/farm-check.sh
 
 clean:
 	rm -rf bin

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -259,9 +260,11 @@ func TestUnits(t *testing.T) {
 	}
 }
 
-// The shipped configuration must always load.
+// The shipped configurations must always load, and the demo must show the
+// default watchlist at work.
 func TestShippedConfig(t *testing.T) {
 	t.Parallel()
+	var watchlists [][]Watch
 	for _, path := range []string{"wirewatch.yaml", "../demo/wirewatch.yaml"} {
 		c, err := Parse(path, mustRead(t, path), noEnv)
 		if err != nil {
@@ -270,6 +273,10 @@ func TestShippedConfig(t *testing.T) {
 		if len(c.Watchlist) < 4 {
 			t.Errorf("%s: %d watch entries, want the four subjects at least", path, len(c.Watchlist))
 		}
+		watchlists = append(watchlists, c.Watchlist)
+	}
+	if !reflect.DeepEqual(watchlists[0], watchlists[1]) {
+		t.Error("demo/wirewatch.yaml's watchlist differs from config/wirewatch.yaml's; keep them the same")
 	}
 }
 

@@ -62,16 +62,22 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		Log:         log,
 		Concurrency: cfg.Fetch.Concurrency,
 	}
+	// A first signal starts a graceful stop; from then on the default
+	// handling applies, so a second Ctrl-C ends the process at once
+	// (transactions in flight roll back, nothing half-stored remains).
+	stopCtx, stopped := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopped()
 	go func() {
-		// A first signal starts a graceful stop; from then on the default
-		// handling applies, so a second Ctrl-C ends the process at once
-		// (transactions in flight roll back, nothing half-stored remains).
-		<-ctx.Done()
-		e.stopSignals()
-		log.Info("signal received: stopping (a second signal quits at once)")
+		select {
+		case <-ctx.Done():
+			log.Info("signal received: stopping (a second signal quits at once)")
+			e.stopSignals()
+			stopped()
+		case <-stopCtx.Done():
+		}
 	}()
 	running.Store(true)
-	err = sched.Run(ctx, feeds, cfg.ShutdownTimeout.D())
+	err = sched.Run(stopCtx, feeds, cfg.ShutdownTimeout.D())
 	running.Store(false)
 	log.Info("wirewatch stopped")
 	return err
