@@ -79,11 +79,7 @@ func run(args []string) error {
 	defer stop()
 	switch args[0] {
 	case "start":
-		c, err := newCluster(*dir)
-		if err != nil {
-			return err
-		}
-		url, err := c.start(ctx, *db, false)
+		url, err := startLocal(ctx, *dir, *db)
 		if err != nil {
 			return err
 		}
@@ -105,11 +101,7 @@ func run(args []string) error {
 			logf("using the database configured by %s", src)
 			return runCmd(fs.Args(), nil)
 		}
-		c, err := newCluster(*dir)
-		if err != nil {
-			return err
-		}
-		url, err := c.start(ctx, *db, false)
+		url, err := startLocal(ctx, *dir, *db)
 		if err != nil {
 			return err
 		}
@@ -118,6 +110,16 @@ func run(args []string) error {
 	}
 	fmt.Fprintln(os.Stderr, usage)
 	return exitCode(2)
+}
+
+// startLocal starts (or reuses) the long-lived cluster in dir and returns
+// the URL of database db in it.
+func startLocal(ctx context.Context, dir, db string) (string, error) {
+	c, err := newCluster(dir)
+	if err != nil {
+		return "", err
+	}
+	return c.start(ctx, db, false)
 }
 
 // with runs a command against a throwaway cluster that lives only as long as

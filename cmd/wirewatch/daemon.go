@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/wirewatch/wirewatch/ingest"
 	"github.com/wirewatch/wirewatch/storage"
 )
 
@@ -24,28 +23,18 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
-	cfg, matcher, err := loadConfig(e, *cfgPath)
+	p, err := openPipeline(ctx, e, *cfgPath, *migrate)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, e.stderr)
+	defer p.pool.Close()
+	cfg, log := p.cfg, p.log
 	log.Info("starting wirewatch", "version", versionString(), "config", cfg.Path, "feeds", len(cfg.Feeds),
 		"watch_entries", len(cfg.Watchlist), "database", cfg.DatabaseURLSource)
 
-	pool, err := openDB(ctx, cfg, *migrate, log)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	store := storage.New(pool)
-	feeds, err := setupFeeds(ctx, cfg, store)
-	if err != nil {
-		return err
-	}
-
 	var running atomic.Bool
 	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "off" {
-		srv, addr, err := startHTTP(cfg.HTTP.Listen, pool, &running, log)
+		srv, addr, err := startHTTP(cfg.HTTP.Listen, p.pool, &running, log)
 		if err != nil {
 			return err
 		}
@@ -57,11 +46,6 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		}()
 	}
 
-	sched := &ingest.Scheduler{
-		Poller:      &ingest.Poller{Fetcher: ingest.NewFetcher(fetchOptions(cfg)), Matcher: matcher, Store: store},
-		Log:         log,
-		Concurrency: cfg.Fetch.Concurrency,
-	}
 	// A first signal starts a graceful stop; from then on the default
 	// handling applies, so a second Ctrl-C ends the process at once
 	// (transactions in flight roll back, nothing half-stored remains).
@@ -77,7 +61,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		}
 	}()
 	running.Store(true)
-	err = sched.Run(stopCtx, feeds, cfg.ShutdownTimeout.D())
+	err = p.sched.Run(stopCtx, p.feeds, cfg.ShutdownTimeout.D())
 	running.Store(false)
 	log.Info("wirewatch stopped")
 	return err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wirewatch/wirewatch/ingest"
 	"github.com/wirewatch/wirewatch/storage"
 )
 
@@ -16,38 +15,23 @@ func cmdPoll(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
-	cfg, matcher, err := loadConfig(e, *cfgPath)
+	p, err := openPipeline(ctx, e, *cfgPath, *migrate)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, e.stderr)
-	pool, err := openDB(ctx, cfg, *migrate, log)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	store := storage.New(pool)
-	scheduled, err := setupFeeds(ctx, cfg, store)
-	if err != nil {
-		return err
-	}
-	feeds := make([]storage.Feed, len(scheduled))
-	for i, f := range scheduled {
+	defer p.pool.Close()
+	feeds := make([]storage.Feed, len(p.feeds))
+	for i, f := range p.feeds {
 		feeds[i] = f.Feed
 	}
-	sched := &ingest.Scheduler{
-		Poller:      &ingest.Poller{Fetcher: ingest.NewFetcher(fetchOptions(cfg)), Matcher: matcher, Store: store},
-		Log:         log,
-		Concurrency: cfg.Fetch.Concurrency,
-	}
-	sum, err := sched.PollAll(ctx, feeds)
+	sum, err := p.sched.PollAll(ctx, feeds)
 	fmt.Fprintf(e.stdout, "polled %d feeds in %s: %d ok, %d not modified, %d failed; %d new matches\n",
 		sum.Feeds, sum.Duration.Round(time.Millisecond), sum.OK, sum.NotModified, sum.Failed, sum.NewMatches)
 	if err != nil {
 		return fmt.Errorf("poll: %w", err)
 	}
 	if sum.Failed > 0 {
-		failing, err := store.FailingFeeds(ctx)
+		failing, err := p.store.FailingFeeds(ctx)
 		if err != nil {
 			return err
 		}

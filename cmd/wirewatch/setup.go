@@ -139,3 +139,38 @@ func setupFeeds(ctx context.Context, cfg *config.Config, store *storage.Store) (
 	}
 	return out, nil
 }
+
+// pipeline is what run and poll share: the loaded configuration, the log, a
+// database with a current schema, the configured feeds and a scheduler.
+type pipeline struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	pool  *pgxpool.Pool
+	store *storage.Store
+	feeds []ingest.ScheduledFeed
+	sched *ingest.Scheduler
+}
+
+// openPipeline loads the configuration and connects everything a poll
+// needs. The caller closes p.pool.
+func openPipeline(ctx context.Context, e *env, cfgPath string, migrate bool) (*pipeline, error) {
+	cfg, matcher, err := loadConfig(e, cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	p := &pipeline{cfg: cfg, log: newLogger(cfg.Log, e.stderr)}
+	if p.pool, err = openDB(ctx, cfg, migrate, p.log); err != nil {
+		return nil, err
+	}
+	p.store = storage.New(p.pool)
+	if p.feeds, err = setupFeeds(ctx, cfg, p.store); err != nil {
+		p.pool.Close()
+		return nil, err
+	}
+	p.sched = &ingest.Scheduler{
+		Poller:      &ingest.Poller{Fetcher: ingest.NewFetcher(fetchOptions(cfg)), Matcher: matcher, Store: p.store},
+		Log:         p.log,
+		Concurrency: cfg.Fetch.Concurrency,
+	}
+	return p, nil
+}
