@@ -152,10 +152,7 @@ func isArticleURL(canonical string) bool {
 func ContentHash(title, text string) string {
 	h := sha256.New()
 	for _, s := range []string{title, text} {
-		for _, t := range tokenize(Normalize(StripHTML(s)), nil) {
-			h.Write([]byte(t.text))
-			h.Write([]byte{' '})
-		}
+		h.Write([]byte(Normalize(StripHTML(s))))
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))

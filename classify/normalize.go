@@ -6,67 +6,147 @@
 package classify
 
 import (
+	"bytes"
+	"html"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/net/html"
-	"golang.org/x/net/html/atom"
 	"golang.org/x/text/cases"
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 )
 
 // StripHTML returns the text of an HTML fragment with entities decoded,
-// scripts and styles dropped, and block-level tags turned into spaces so that
-// words in adjacent paragraphs do not run together. Plain text passes through
-// with only its entities decoded.
+// comments, scripts and styles dropped, and block-level tags turned into
+// spaces so that words in adjacent paragraphs do not run together. Plain
+// text passes through with only its entities decoded.
+//
+// It is a single pass written for the HTML found in feeds (a tag is "<"
+// followed by a letter, "/", "!" or "?", as in the HTML tokenizer); an
+// unterminated tag ends the text.
 func StripHTML(s string) string {
-	if !strings.ContainsAny(s, "<&") {
-		return s
-	}
-	if !strings.Contains(s, "<") {
+	lt := strings.IndexByte(s, '<')
+	if lt < 0 {
+		if strings.IndexByte(s, '&') < 0 {
+			return s
+		}
 		return html.UnescapeString(s)
 	}
-	var b strings.Builder
-	b.Grow(len(s))
-	z := html.NewTokenizer(strings.NewReader(s))
-	skip := 0 // depth inside <script> or <style>
-	for {
-		tt := z.Next()
-		switch tt {
-		case html.ErrorToken:
-			return strings.TrimSpace(b.String())
-		case html.TextToken:
-			if skip == 0 {
-				b.Write(z.Text())
-			}
-		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
-			name, _ := z.TagName()
-			a := atom.Lookup(name)
-			if a == atom.Script || a == atom.Style {
-				if tt == html.StartTagToken {
-					skip++
-				} else if skip > 0 {
-					skip--
-				}
-				continue
-			}
-			if !inline[a] {
-				b.WriteByte(' ')
+	b := make([]byte, 0, len(s))
+	text := func(t string) {
+		if strings.IndexByte(t, '&') >= 0 {
+			t = html.UnescapeString(t)
+		}
+		b = append(b, t...)
+	}
+	textStart, i := 0, lt
+	for i < len(s) {
+		j := strings.IndexByte(s[i:], '<')
+		if j < 0 {
+			break
+		}
+		j += i
+		if j+1 >= len(s) || !isTagStart(s[j+1]) {
+			i = j + 1
+			continue
+		}
+		text(s[textStart:j])
+		end, name, closing := scanTag(s, j)
+		switch {
+		case name == "!cdata":
+			b = append(b, s[j+len("<![CDATA["):max(j+len("<![CDATA["), end-len("]]>"))]...)
+		case (name == "script" || name == "style") && !closing:
+			end = skipRawText(s, end, name)
+		case !inlineTag(name):
+			b = append(b, ' ')
+		}
+		i, textStart = end, end
+	}
+	if textStart < len(s) {
+		text(s[textStart:])
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func isTagStart(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '/' || c == '!' || c == '?'
+}
+
+// scanTag reads the markup starting at s[lt] == '<' and returns the offset
+// just after it, the lower-cased tag name ("!--" for comments, "!cdata" for
+// CDATA sections, "!" or "?" for declarations) and whether it closes a tag.
+func scanTag(s string, lt int) (end int, name string, closing bool) {
+	rest := s[lt:]
+	switch {
+	case strings.HasPrefix(rest, "<!--"):
+		if k := strings.Index(rest[4:], "-->"); k >= 0 {
+			return lt + 4 + k + 3, "!--", false
+		}
+		return len(s), "!--", false
+	case strings.HasPrefix(rest, "<![CDATA["):
+		if k := strings.Index(rest, "]]>"); k >= 0 {
+			return lt + k + 3, "!cdata", false
+		}
+		return len(s), "!cdata", false
+	case rest[1] == '!' || rest[1] == '?':
+		if k := strings.IndexByte(rest, '>'); k >= 0 {
+			return lt + k + 1, rest[1:2], false
+		}
+		return len(s), rest[1:2], false
+	}
+	i := lt + 1
+	if s[i] == '/' {
+		closing = true
+		i++
+	}
+	n := i
+	for n < len(s) && (isTagStart(s[n]) && s[n] != '/' && s[n] != '!' && s[n] != '?' || '0' <= s[n] && s[n] <= '9' || s[n] == '-' || s[n] == ':') {
+		n++
+	}
+	name = strings.ToLower(s[i:n])
+	// Attributes: find the '>' that is not inside a quoted value.
+	for k := n; k < len(s); k++ {
+		switch c := s[k]; c {
+		case '>':
+			return k + 1, name, closing
+		case '"', '\'':
+			if q := strings.IndexByte(s[k+1:], c); q >= 0 {
+				k += q + 1
+			} else {
+				return len(s), name, closing
 			}
 		}
 	}
+	return len(s), name, closing
 }
 
-// inline tags do not separate words: "<b>Haf</b>tar" is one word.
-var inline = map[atom.Atom]bool{
-	atom.A: true, atom.Abbr: true, atom.B: true, atom.Bdi: true, atom.Bdo: true, atom.Cite: true,
-	atom.Code: true, atom.Data: true, atom.Dfn: true, atom.Em: true, atom.I: true, atom.Kbd: true,
-	atom.Mark: true, atom.Q: true, atom.S: true, atom.Samp: true, atom.Small: true, atom.Span: true,
-	atom.Strong: true, atom.Sub: true, atom.Sup: true, atom.Time: true, atom.U: true, atom.Var: true,
+// skipRawText skips the body of a script or style element.
+func skipRawText(s string, from int, name string) int {
+	for i := from; i < len(s); {
+		k := strings.Index(s[i:], "</")
+		if k < 0 {
+			return len(s)
+		}
+		i += k
+		if len(s) >= i+2+len(name) && strings.EqualFold(s[i+2:i+2+len(name)], name) {
+			end, _, _ := scanTag(s, i)
+			return end
+		}
+		i += 2
+	}
+	return len(s)
+}
+
+// inlineTag reports tags that do not separate words: "<b>Haf</b>tar" is one
+// word.
+func inlineTag(name string) bool {
+	switch name {
+	case "a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd", "mark", "q",
+		"s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var", "!--":
+		return true
+	}
+	return false
 }
 
 // foldable reports the combining marks that are dropped: Latin, Greek and
@@ -85,71 +165,55 @@ func foldable(r rune) bool {
 	return false
 }
 
-// unifyPunct maps typographic apostrophes and dashes to their ASCII forms.
-func unifyPunct(r rune) rune {
-	switch r {
-	case '\u2018', '\u2019', '\u201B', '\u02BC', '\u2032', '\uFF07':
-		return '\''
-	case '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2015', '\u2212', '\uFE63', '\uFF0D':
-		return '-'
-	case '\u00A0', '\u2007', '\u202F':
-		return ' '
+// letterVariants unifies letters that writers use interchangeably: Arabic
+// alef maksura and Persian yeh as yeh, Persian kaf as kaf, ta marbuta as
+// heh; Arabic-Indic and Persian digits as ASCII digits.
+func letterVariant(r rune) rune {
+	switch {
+	case r == 'ى' || r == 'ی':
+		return 'ي'
+	case r == 'ک':
+		return 'ك'
+	case r == 'ة':
+		return 'ه'
+	case r >= '٠' && r <= '٩':
+		return '0' + (r - '٠')
+	case r >= '۰' && r <= '۹':
+		return '0' + (r - '۰')
 	}
 	return r
 }
 
-// The chain holds state, so each goroutine takes its own from the pool.
-var foldPool = sync.Pool{New: func() any {
-	return transform.Chain(cases.Fold(), norm.NFKD, runes.Remove(runes.Predicate(foldable)), runes.Map(unifyPunct), norm.NFC)
-}}
-
-// Normalize folds text for matching: Unicode NFKC-style compatibility
-// folding, full case folding, diacritics removed, typographic punctuation
-// unified. Watch terms and item text go through the same function, so a term
-// matches however the text spells its accents and case.
-func Normalize(s string) string {
-	if ascii(s) {
-		return asciiLower(s)
-	}
-	t := foldPool.Get().(transform.Transformer)
-	defer foldPool.Put(t)
-	out, _, err := transform.String(t, s)
-	if err != nil {
-		// Only invalid UTF-8 gets here; replace it and try once more.
-		out, _, _ = transform.String(t, strings.ToValidUTF8(s, "\uFFFD"))
-	}
-	return out
-}
-
-func ascii(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
+// foldRuneSlow computes the folded form of one rune: full case folding,
+// compatibility decomposition, foldable marks removed, letter variants
+// unified, recomposed.
+func foldRuneSlow(r rune) string {
+	s := cases.Fold().String(string(r))
+	s = norm.NFKD.String(s)
+	var b strings.Builder
+	for _, c := range s {
+		if !foldable(c) {
+			b.WriteRune(letterVariant(c))
 		}
 	}
-	return true
+	return norm.NFC.String(b.String())
 }
 
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if c := b[j]; c >= 'A' && c <= 'Z' {
-					b[j] = c + 'a' - 'A'
-				}
-			}
-			return string(b)
+// Folded forms are computed once per rune, a page of 256 runes at a time,
+// on first use.
+var foldPages [(unicode.MaxRune + 1) >> 8]atomic.Pointer[[256]string]
+
+func foldRune(r rune) string {
+	page := foldPages[r>>8].Load()
+	if page == nil {
+		page = new([256]string)
+		base := r &^ 0xff
+		for i := range page {
+			page[i] = foldRuneSlow(base + rune(i))
 		}
+		foldPages[r>>8].Store(page) // a concurrent first use computes the same page
 	}
-	return s
-}
-
-// token is one word of normalized text: a maximal run of letters, marks and
-// digits. Offsets are in runes into the normalized text.
-type token struct {
-	text       string
-	start, end int
+	return page[r&0xff]
 }
 
 func isWordRune(r rune) bool {
@@ -159,25 +223,137 @@ func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsDigit(r)
 }
 
-// tokenize splits normalized text into words. Everything that is not a
-// letter, mark or digit separates words, so "Haftar's", "#Haftar" and
-// "Haftar-Truppen" all contain the word "haftar" while "Haftarah" does not.
-func tokenize(s string, dst []token) []token {
-	start, startRune := -1, 0
-	runeIdx := 0
-	for i, r := range s {
-		if isWordRune(r) {
-			if start < 0 {
-				start, startRune = i, runeIdx
+// analysis is a text prepared for matching. norm holds its words, folded,
+// separated by single spaces: everything that is not a letter, mark or
+// digit separates words, so "Haftar's", "#Haftar" and "Haftar-Truppen" all
+// contain the word "haftar" while "Haftarah" does not.
+type analysis struct {
+	norm []byte
+}
+
+// asciiFold maps ASCII bytes to their folded form, or 0 for bytes that
+// separate words.
+var asciiFold = func() (t [utf8.RuneSelf]byte) {
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c
+	}
+	for c := byte('a'); c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = c, c
+	}
+	return t
+}()
+
+// fold sets a.norm to the normalized form of src.
+func (a *analysis) fold(src string) {
+	buf := a.norm[:cap(a.norm)]
+	if len(buf) < len(src)+8 {
+		buf = make([]byte, len(src)+len(src)/4+8)
+	}
+	n := 0
+	space := false
+	for i := 0; i < len(src); {
+		c := src[i]
+		if c < utf8.RuneSelf {
+			i++
+			f := asciiFold[c]
+			if f == 0 {
+				space = n > 0
+				continue
 			}
-		} else if start >= 0 {
-			dst = append(dst, token{s[start:i], startRune, runeIdx})
-			start = -1
+			if space {
+				buf[n] = ' '
+				n++
+				space = false
+			}
+			buf[n] = f
+			n++
+			continue
 		}
-		runeIdx++
+		r, size := utf8.DecodeRuneInString(src[i:])
+		i += size
+		folded := foldRune(r)
+		if n+len(folded)+1 > len(buf) {
+			buf = append(buf[:n], make([]byte, len(folded)+len(src)-i+8)...)
+			buf = buf[:cap(buf)]
+		}
+		for _, f := range folded {
+			if !isWordRune(f) {
+				space = n > 0
+				continue
+			}
+			if space {
+				buf[n] = ' '
+				n++
+				space = false
+			}
+			n += utf8.EncodeRune(buf[n:], f)
+		}
 	}
-	if start >= 0 {
-		dst = append(dst, token{s[start:], startRune, runeIdx})
+	a.norm = buf[:n]
+}
+
+// Normalize returns the form in which text is matched: folded (full case
+// folding, compatibility forms, diacritics removed, Arabic letter variants
+// unified) and reduced to its words separated by single spaces. Watch terms
+// and item text go through the same function, so a term matches however the
+// text spells its case, accents and punctuation.
+func Normalize(s string) string {
+	var a analysis
+	a.fold(s)
+	return string(a.norm)
+}
+
+// wordPos returns the index of the word that norm[b] belongs to and the
+// number of runes before b.
+func wordPos(norm []byte, b int) (word, runes int) {
+	return bytes.Count(norm[:b], []byte{' '}), utf8.RuneCount(norm[:b])
+}
+
+// srcWords returns the source byte range of words w0 to w1 (inclusive) of
+// src's normalized form, found by folding src again: where a hit is in the
+// text as published.
+func srcWords(src string, w0, w1 int) (start, end int) {
+	w := -1
+	inWord := false
+	wordEnd := 0 // source offset just after the last rune that gave word text
+	for i := 0; i < len(src); {
+		c := src[i]
+		if c < utf8.RuneSelf {
+			if asciiFold[c] != 0 {
+				if !inWord {
+					w, inWord = w+1, true
+					if w == w0 {
+						start = i
+					}
+				}
+				wordEnd = i + 1
+			} else if inWord {
+				inWord = false
+				if w == w1 {
+					return start, wordEnd
+				}
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(src[i:])
+		for _, f := range foldRune(r) {
+			if isWordRune(f) {
+				if !inWord {
+					w, inWord = w+1, true
+					if w == w0 {
+						start = i
+					}
+				}
+				wordEnd = i + size
+			} else if inWord {
+				inWord = false
+				if w == w1 {
+					return start, wordEnd
+				}
+			}
+		}
+		i += size
 	}
-	return dst
+	return start, wordEnd
 }

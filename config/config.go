@@ -27,15 +27,16 @@ const DefaultPath = "config/wirewatch.yaml"
 // Config is the whole configuration. The YAML keys are a stable interface:
 // later versions add keys but do not rename these.
 type Config struct {
-	Database        Database `yaml:"database"`
-	Schedule        string   `yaml:"schedule"`
-	Feeds           []Feed   `yaml:"feeds"`
-	FeedsFile       string   `yaml:"feeds_file"`
-	Watchlist       []Watch  `yaml:"watchlist"`
-	HTTP            HTTP     `yaml:"http"`
-	Fetch           Fetch    `yaml:"fetch"`
-	Log             Log      `yaml:"log"`
-	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	Database        Database  `yaml:"database"`
+	Schedule        string    `yaml:"schedule"`
+	Feeds           []Feed    `yaml:"feeds"`
+	FeedsFile       string    `yaml:"feeds_file"`
+	Watchlist       []Watch   `yaml:"watchlist"`
+	HTTP            HTTP      `yaml:"http"`
+	Fetch           Fetch     `yaml:"fetch"`
+	Log             Log       `yaml:"log"`
+	ShutdownTimeout Duration  `yaml:"shutdown_timeout"`
+	Retention       Retention `yaml:"retention"`
 
 	// Path is the file the configuration was read from ("" when built in code).
 	Path string `yaml:"-"`
@@ -63,10 +64,15 @@ type Feed struct {
 	Schedule string `yaml:"schedule"`
 }
 
-// Watch is one watchlist entry: a name and the terms that select an item.
+// Watch is one watchlist entry. An item matches it when any of Terms
+// occurs, or when Query holds, in the Fields it looks at (title, summary and
+// content by default). Terms and queries are checked when the watchlist is
+// compiled (classify.Compile); here only their presence.
 type Watch struct {
-	Name  string   `yaml:"name"`
-	Terms []string `yaml:"terms"`
+	Name   string   `yaml:"name"`
+	Terms  []string `yaml:"terms"`
+	Query  string   `yaml:"query"`
+	Fields []string `yaml:"fields"`
 }
 
 // HTTP configures the daemon's own HTTP server.
@@ -89,6 +95,14 @@ type Fetch struct {
 	UserAgent   string `yaml:"user_agent"`
 }
 
+// Retention says how long data that is not a match is kept.
+type Retention struct {
+	// Unmatched is how long the text of items that matched nothing is kept,
+	// so that `wirewatch rematch` can apply a changed watchlist to them; 0
+	// keeps none.
+	Unmatched Duration `yaml:"unmatched"`
+}
+
 // Log configures the process log.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -108,6 +122,7 @@ func Default() *Config {
 		},
 		Log:             Log{Level: "info", Format: "text"},
 		ShutdownTimeout: Duration(30 * time.Second),
+		Retention:       Retention{Unmatched: Duration(7 * 24 * time.Hour)},
 	}
 }
 
@@ -231,8 +246,8 @@ func (c *Config) Validate() error {
 				seenWatch[key] = i
 			}
 		}
-		if len(w.Terms) == 0 {
-			add(path+".terms", "watch entry %q has no terms", name)
+		if len(w.Terms) == 0 && strings.TrimSpace(w.Query) == "" {
+			add(path+".terms", "watch entry %q has no terms and no query: give it at least one", name)
 		}
 		for j, t := range w.Terms {
 			if strings.TrimSpace(t) == "" {
@@ -260,6 +275,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		add("shutdown_timeout", "must be positive, for example 30s")
+	}
+	if c.Retention.Unmatched < 0 {
+		add("retention.unmatched", "must not be negative (0 keeps nothing)")
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

@@ -54,16 +54,20 @@ func loadConfig(e *env, flagPath string) (*config.Config, *classify.Matcher, err
 func compileWatchlist(cfg *config.Config) (*classify.Matcher, error) {
 	entries := make([]classify.Entry, len(cfg.Watchlist))
 	for i, w := range cfg.Watchlist {
-		entries[i] = classify.Entry{Name: strings.TrimSpace(w.Name), Terms: w.Terms}
+		entries[i] = classify.Entry{Name: strings.TrimSpace(w.Name), Terms: w.Terms, Query: w.Query, Fields: w.Fields}
 	}
 	m, err := classify.Compile(entries)
 	var re *classify.RuleError
 	if errors.As(err, &re) {
-		path := fmt.Sprintf("watchlist[%d]", re.Entry)
-		if re.Term >= 0 {
-			path += fmt.Sprintf(".terms[%d]", re.Term)
+		path := fmt.Sprintf("watchlist[%d].%s", re.Entry, re.Key)
+		if re.Index >= 0 {
+			path += fmt.Sprintf("[%d]", re.Index)
 		}
-		return nil, cfg.Errorf(path, "%s", re.Msg)
+		msg := re.Msg
+		if re.Column > 0 {
+			msg = fmt.Sprintf("column %d of the query: %s", re.Column, re.Msg)
+		}
+		return nil, cfg.Errorf(path, "%s", msg)
 	}
 	return m, err
 }
