@@ -25,6 +25,7 @@ type Item struct {
 	Summary     string // description, as published (may be HTML)
 	Content     string // full content, as published (may be HTML)
 	Author      string
+	Categories  []string
 	PublishedAt *time.Time
 }
 
@@ -61,6 +62,11 @@ func Parse(body []byte) (feed *Feed, err error) {
 		}
 		if item.Link == "" && len(it.Links) > 0 {
 			item.Link = strings.TrimSpace(it.Links[0])
+		}
+		for _, c := range it.Categories {
+			if c = strings.TrimSpace(c); c != "" {
+				item.Categories = append(item.Categories, c)
+			}
 		}
 		if len(it.Authors) > 0 && it.Authors[0] != nil {
 			item.Author = strings.TrimSpace(it.Authors[0].Name)

@@ -24,6 +24,9 @@ type Poller struct {
 	Fetcher *Fetcher
 	Matcher *classify.Matcher
 	Store   *storage.Store
+	// KeepUnmatched stores the text of items that match nothing, so that
+	// rematch can apply a changed watchlist to them later.
+	KeepUnmatched bool
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
@@ -95,7 +98,7 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed) (Report, error) {
 		rec.ItemsSeen = len(parsed.Items)
 		rec.ETag, rec.LastModified, rec.BodyHash = resp.Validators.ETag, resp.Validators.LastModified, bodyHash
 		rec.FeedTitle, rec.SiteURL = truncate(parsed.Title, 500), truncate(parsed.SiteURL, 2000)
-		rec.Items = p.classify(feed, parsed)
+		rec.Items, rec.Unmatched = p.classify(feed, parsed)
 	}
 	rec.Duration = now().Sub(started)
 
@@ -108,15 +111,15 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed) (Report, error) {
 	return rep, nil
 }
 
-// classify matches every item and returns the matching ones, once per
-// identity key.
-func (p *Poller) classify(feed storage.Feed, parsed *Feed) []storage.Item {
+// classify matches every item and returns the matching ones and, when
+// they are kept, the others; each once per identity key.
+func (p *Poller) classify(feed storage.Feed, parsed *Feed) (matched, unmatched []storage.Item) {
 	base := baseURL(feed.URL, parsed.SiteURL)
 	seen := map[string]bool{}
-	var out []storage.Item
 	for _, it := range parsed.Items {
-		res := p.Matcher.Match(classify.Document{Title: it.Title, Summary: it.Summary, Content: it.Content})
-		if !res.Matched() {
+		res := p.Matcher.Match(classify.Document{Title: it.Title, Summary: it.Summary, Content: it.Content,
+			Categories: it.Categories, Author: it.Author})
+		if !res.Matched() && !p.KeepUnmatched {
 			continue
 		}
 		link := resolve(base, it.Link)
@@ -127,7 +130,7 @@ func (p *Poller) classify(feed storage.Feed, parsed *Feed) []storage.Item {
 			continue // the same item twice in one feed
 		}
 		seen[key] = true
-		out = append(out, storage.Item{
+		si := storage.Item{
 			Key:         key,
 			GUID:        truncate(it.GUID, 2000),
 			Link:        truncate(link, 2000),
@@ -135,10 +138,28 @@ func (p *Poller) classify(feed storage.Feed, parsed *Feed) []storage.Item {
 			Summary:     truncate(classify.StripHTML(it.Summary), maxFieldText),
 			Content:     truncate(content, maxFieldText),
 			Author:      truncate(it.Author, 500),
+			Categories:  truncateAll(it.Categories, 200),
 			PublishedAt: it.PublishedAt,
-			Watches:     res.Watches,
-			Hits:        res.Hits,
-		})
+		}
+		if !res.Matched() {
+			unmatched = append(unmatched, si)
+			continue
+		}
+		si.Watches, si.Hits, si.Snippets = res.Watches, res.Hits, res.Snippets
+		for w, snip := range si.Snippets {
+			si.Snippets[w] = truncate(snip, 1000)
+		}
+		matched = append(matched, si)
+	}
+	return matched, unmatched
+}
+
+func truncateAll(ss []string, n int) []string {
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if s = truncate(s, n); s != "" {
+			out = append(out, s)
+		}
 	}
 	return out
 }

@@ -21,16 +21,18 @@ type MatchFilter struct {
 
 // Match is a stored matching item with why it matched.
 type Match struct {
-	ItemID      int64          `json:"id"`
-	Title       string         `json:"title"`
-	Link        string         `json:"link"`
-	FeedURL     string         `json:"feed_url"`
-	Feed        string         `json:"feed"`
-	PublishedAt *time.Time     `json:"published_at"`
-	FirstSeenAt time.Time      `json:"first_seen_at"`
-	ReviewedAt  *time.Time     `json:"reviewed_at"`
-	Watches     []string       `json:"watches"`
-	Hits        []classify.Hit `json:"hits"`
+	ItemID      int64             `json:"id"`
+	Title       string            `json:"title"`
+	Link        string            `json:"link"`
+	FeedURL     string            `json:"feed_url"`
+	Feed        string            `json:"feed"`
+	PublishedAt *time.Time        `json:"published_at"`
+	FirstSeenAt time.Time         `json:"first_seen_at"`
+	ReviewedAt  *time.Time        `json:"reviewed_at"`
+	Watches     []string          `json:"watches"`
+	Hits        []classify.Hit    `json:"hits"`
+	Snippets    map[string]string `json:"snippets"` // by watch entry, the hit marked ⟦like this⟧
+	FoundBy     string            `json:"found_by"` // poll, or rematch
 }
 
 // Matches lists stored matches, newest first (by when they were first seen,
@@ -55,7 +57,9 @@ func (s *Store) Matches(ctx context.Context, f MatchFilter) ([]Match, error) {
 		       (SELECT jsonb_agg(jsonb_build_object('watch', h.watch, 'term', h.term, 'field', h.field,
 		                         'start', h.start_offset, 'end', h.end_offset, 'count', h.occurrences)
 		                         ORDER BY h.watch, h.field, h.start_offset)
-		          FROM match_hits h WHERE h.item_id = i.id)
+		          FROM match_hits h WHERE h.item_id = i.id),
+		       (SELECT jsonb_object_agg(m.watch, m.snippet) FROM matches m WHERE m.item_id = i.id),
+		       (SELECT m.found_by FROM matches m WHERE m.item_id = i.id ORDER BY m.matched_at, m.watch LIMIT 1)
 		FROM items i
 		JOIN feeds f ON f.id = i.feed_id
 		WHERE ($1::timestamptz IS NULL OR i.first_seen_at >= $1)
@@ -70,7 +74,7 @@ func (s *Store) Matches(ctx context.Context, f MatchFilter) ([]Match, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Match, error) {
 		var m Match
 		err := r.Scan(&m.ItemID, &m.Title, &m.Link, &m.FeedURL, &m.Feed, &m.PublishedAt, &m.FirstSeenAt,
-			&m.ReviewedAt, &m.Watches, &m.Hits)
+			&m.ReviewedAt, &m.Watches, &m.Hits, &m.Snippets, &m.FoundBy)
 		return m, err
 	})
 	if err != nil {

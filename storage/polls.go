@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,6 +37,9 @@ type Poll struct {
 
 	// Items are the matching items to store.
 	Items []Item
+	// Unmatched are the items that matched nothing, kept for rematch (empty
+	// when retention.unmatched is 0).
+	Unmatched []Item
 }
 
 // Item is one matching item to store.
@@ -47,10 +51,18 @@ type Item struct {
 	Summary     string
 	Content     string
 	Author      string
+	Categories  []string
 	PublishedAt *time.Time
 	Watches     []string
 	Hits        []classify.Hit
+	Snippets    map[string]string // by watch entry
 }
+
+// Found-by values of a match.
+const (
+	FoundByPoll    = "poll"
+	FoundByRematch = "rematch"
+)
 
 // SavePoll stores a poll in one transaction: the matching items (each once,
 // with the feed recorded as a sighting), their matches and hits, the poll
@@ -61,7 +73,12 @@ type Item struct {
 func (s *Store) SavePoll(ctx context.Context, p Poll) (newItems int, err error) {
 	err = s.WithTx(ctx, func(tx *Store) error {
 		if len(p.Items) > 0 {
-			if newItems, err = tx.storeItems(ctx, p.FeedID, p.Items); err != nil {
+			if newItems, _, err = tx.storeItems(ctx, p.FeedID, p.Items, FoundByPoll); err != nil {
+				return err
+			}
+		}
+		if len(p.Unmatched) > 0 {
+			if err := tx.retainUnmatched(ctx, p.FeedID, p.Unmatched); err != nil {
 				return err
 			}
 		}
@@ -105,9 +122,11 @@ func (s *Store) SavePoll(ctx context.Context, p Poll) (newItems int, err error) 
 
 // storeItems writes items (already deduplicated by key) seen in one feed.
 // An item is known when this feed carried its GUID before or when its key is
-// stored; unknown items are inserted, and every item gets its sighting,
-// matches and hits, each written only if missing.
-func (s *Store) storeItems(ctx context.Context, feedID int64, items []Item) (int, error) {
+// stored; unknown items are inserted (and leave unmatched_items, if they were
+// kept there), and every item gets its sighting, matches and hits, each
+// written only if missing. It returns the number of items inserted and of
+// matches added.
+func (s *Store) storeItems(ctx context.Context, feedID int64, items []Item, foundBy string) (newItems int, newMatches int64, err error) {
 	keys := make([]string, len(items))
 	guids := make([]string, len(items))
 	for i, it := range items {
@@ -120,52 +139,39 @@ func (s *Store) storeItems(ctx context.Context, feedID int64, items []Item) (int
 			(SELECT i.id FROM items i WHERE i.key = k.key), 0)
 		FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(key, guid, ord)`, feedID, keys, guids)
 	if err != nil {
-		return 0, fmt.Errorf("look up items: %w", err)
+		return 0, 0, fmt.Errorf("look up items: %w", err)
 	}
 	var ord, id int64
 	if _, err := pgx.ForEachRow(rows, []any{&ord, &id}, func() error {
 		ids[ord-1] = id
 		return nil
 	}); err != nil {
-		return 0, fmt.Errorf("look up items: %w", err)
+		return 0, 0, fmt.Errorf("look up items: %w", err)
 	}
 
 	// Insert the unknown ones. ON CONFLICT covers an instance that stored the
 	// same key a moment ago.
-	var fresh []int
+	var fresh []Item
+	var freshAt []int
 	for i, id := range ids {
 		if id == 0 {
-			fresh = append(fresh, i)
+			fresh = append(fresh, items[i])
+			freshAt = append(freshAt, i)
 		}
 	}
-	newItems := 0
 	if len(fresh) > 0 {
-		var in struct {
-			key, guid, link, title, summary, content, author []string
-			published                                        []*time.Time
-		}
-		for _, i := range fresh {
-			it := items[i]
-			in.key = append(in.key, it.Key)
-			in.guid = append(in.guid, it.GUID)
-			in.link = append(in.link, it.Link)
-			in.title = append(in.title, it.Title)
-			in.summary = append(in.summary, it.Summary)
-			in.content = append(in.content, it.Content)
-			in.author = append(in.author, it.Author)
-			in.published = append(in.published, it.PublishedAt)
-		}
+		c := itemColumns(fresh)
 		rows, err := s.db.Query(ctx, `
-			INSERT INTO items (key, feed_id, guid, link, title, summary, content, author, published_at)
-			SELECT key, $1, guid, link, title, summary, content, author, published_at
+			INSERT INTO items (key, feed_id, guid, link, title, summary, content, author, categories, published_at)
+			SELECT key, $1, guid, link, title, summary, content, author, string_to_array(categories, E'\x1f'), published_at
 			FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-			            $9::timestamptz[])
-			     AS t(key, guid, link, title, summary, content, author, published_at)
+			            $9::text[], $10::timestamptz[])
+			     AS t(key, guid, link, title, summary, content, author, categories, published_at)
 			ON CONFLICT (key) DO NOTHING
 			RETURNING key, id`,
-			feedID, in.key, in.guid, in.link, in.title, in.summary, in.content, in.author, in.published)
+			feedID, c.key, c.guid, c.link, c.title, c.summary, c.content, c.author, c.categories, c.published)
 		if err != nil {
-			return 0, fmt.Errorf("insert items: %w", err)
+			return 0, 0, fmt.Errorf("insert items: %w", err)
 		}
 		byKey := map[string]int64{}
 		var key string
@@ -173,80 +179,127 @@ func (s *Store) storeItems(ctx context.Context, feedID int64, items []Item) (int
 			byKey[key] = id
 			return nil
 		}); err != nil {
-			return 0, fmt.Errorf("insert items: %w", err)
+			return 0, 0, fmt.Errorf("insert items: %w", err)
 		}
 		newItems = len(byKey)
-		var raced []string
-		for _, i := range fresh {
-			if id, ok := byKey[items[i].Key]; ok {
-				ids[i] = id
-			} else {
-				raced = append(raced, items[i].Key)
-			}
-		}
-		if len(raced) > 0 {
-			rows, err := s.db.Query(ctx, `SELECT key, id FROM items WHERE key = ANY($1::text[])`, raced)
+		if len(byKey) < len(fresh) {
+			rows, err := s.db.Query(ctx, `SELECT key, id FROM items WHERE key = ANY($1::text[])`, c.key)
 			if err != nil {
-				return 0, fmt.Errorf("look up items: %w", err)
+				return 0, 0, fmt.Errorf("look up items: %w", err)
 			}
 			if _, err := pgx.ForEachRow(rows, []any{&key, &id}, func() error {
 				byKey[key] = id
 				return nil
 			}); err != nil {
-				return 0, fmt.Errorf("look up items: %w", err)
+				return 0, 0, fmt.Errorf("look up items: %w", err)
 			}
-			for _, i := range fresh {
-				ids[i] = byKey[items[i].Key]
-			}
+		}
+		for k, i := range freshAt {
+			ids[i] = byKey[fresh[k].Key]
+		}
+		// A kept unmatched item that matches now is a match, not both.
+		if _, err := s.db.Exec(ctx, `DELETE FROM unmatched_items WHERE key = ANY($1::text[])`, c.key); err != nil {
+			return 0, 0, fmt.Errorf("delete promoted unmatched items: %w", err)
 		}
 	}
 
 	var sight struct {
-		item         []int64
-		guid, link   []string
-		mItem        []int64
-		mWatch       []string
-		hItem        []int64
-		hWatch       []string
-		hTerm        []string
-		hField       []string
-		hStart, hEnd []int32
-		hCount       []int32
+		item       []int64
+		guid, link []string
 	}
 	for i, it := range items {
 		sight.item = append(sight.item, ids[i])
 		sight.guid = append(sight.guid, it.GUID)
 		sight.link = append(sight.link, it.Link)
-		for _, w := range it.Watches {
-			sight.mItem = append(sight.mItem, ids[i])
-			sight.mWatch = append(sight.mWatch, w)
-		}
-		for _, h := range it.Hits {
-			sight.hItem = append(sight.hItem, ids[i])
-			sight.hWatch = append(sight.hWatch, h.Watch)
-			sight.hTerm = append(sight.hTerm, h.Term)
-			sight.hField = append(sight.hField, h.Field)
-			sight.hStart = append(sight.hStart, int32(h.Start))
-			sight.hEnd = append(sight.hEnd, int32(h.End))
-			sight.hCount = append(sight.hCount, int32(h.Count))
-		}
 	}
 	b := &pgx.Batch{}
 	b.Queue(`
 		INSERT INTO item_sightings (item_id, feed_id, guid, link)
 		SELECT item_id, $1, guid, link FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(item_id, guid, link)
 		ON CONFLICT DO NOTHING`, feedID, sight.item, sight.guid, sight.link)
+	newMatches, err = s.insertMatches(ctx, b, ids, items, foundBy)
+	if err != nil {
+		return 0, 0, err
+	}
+	return newItems, newMatches, nil
+}
+
+// insertMatches queues the matches and hits of items (stored under ids)
+// behind the statements already in b, sends the batch, and returns the
+// number of matches that were new.
+func (s *Store) insertMatches(ctx context.Context, b *pgx.Batch, ids []int64, items []Item, foundBy string) (int64, error) {
+	var m struct {
+		item    []int64
+		watch   []string
+		snippet []string
+	}
+	var h struct {
+		item               []int64
+		watch, term, field []string
+		start, end, count  []int32
+	}
+	for i, it := range items {
+		for _, w := range it.Watches {
+			m.item = append(m.item, ids[i])
+			m.watch = append(m.watch, w)
+			m.snippet = append(m.snippet, it.Snippets[w])
+		}
+		for _, x := range it.Hits {
+			h.item = append(h.item, ids[i])
+			h.watch = append(h.watch, x.Watch)
+			h.term = append(h.term, x.Term)
+			h.field = append(h.field, x.Field)
+			h.start = append(h.start, int32(x.Start))
+			h.end = append(h.end, int32(x.End))
+			h.count = append(h.count, int32(x.Count))
+		}
+	}
+	first := b.Len()
 	b.Queue(`
-		INSERT INTO matches (item_id, watch)
-		SELECT * FROM unnest($1::bigint[], $2::text[])
-		ON CONFLICT DO NOTHING`, sight.mItem, sight.mWatch)
+		INSERT INTO matches (item_id, watch, snippet, found_by)
+		SELECT item_id, watch, snippet, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS t(item_id, watch, snippet)
+		ON CONFLICT DO NOTHING`, m.item, m.watch, m.snippet, foundBy)
 	b.Queue(`
 		INSERT INTO match_hits (item_id, watch, term, field, start_offset, end_offset, occurrences)
 		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[])
-		ON CONFLICT DO NOTHING`,
-		sight.hItem, sight.hWatch, sight.hTerm, sight.hField, sight.hStart, sight.hEnd, sight.hCount)
-	if err := s.db.SendBatch(ctx, b).Close(); err != nil {
+		ON CONFLICT DO NOTHING`, h.item, h.watch, h.term, h.field, h.start, h.end, h.count)
+	res := s.db.SendBatch(ctx, b)
+	defer res.Close()
+	var added int64
+	for i := 0; i < b.Len(); i++ {
+		tag, err := res.Exec()
+		if err != nil {
+			return 0, fmt.Errorf("store sightings and matches: %w", err)
+		}
+		if i == first {
+			added = tag.RowsAffected()
+		}
+	}
+	if err := res.Close(); err != nil {
 		return 0, fmt.Errorf("store sightings and matches: %w", err)
 	}
-	return newItems, nil
+	return added, nil
+}
+
+// columns are items as the arrays an unnest takes. Categories are joined
+// with the unit separator, since unnest flattens an array of arrays.
+type columns struct {
+	key, guid, link, title, summary, content, author, categories []string
+	published                                                    []*time.Time
+}
+
+func itemColumns(items []Item) columns {
+	var c columns
+	for _, it := range items {
+		c.key = append(c.key, it.Key)
+		c.guid = append(c.guid, it.GUID)
+		c.link = append(c.link, it.Link)
+		c.title = append(c.title, it.Title)
+		c.summary = append(c.summary, it.Summary)
+		c.content = append(c.content, it.Content)
+		c.author = append(c.author, it.Author)
+		c.categories = append(c.categories, strings.Join(it.Categories, "\x1f"))
+		c.published = append(c.published, it.PublishedAt)
+	}
+	return c
 }

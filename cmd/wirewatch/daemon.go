@@ -60,6 +60,19 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		case <-stopCtx.Done():
 		}
 	}()
+	go func() {
+		// Retention runs hourly beside the polls; it never touches matches.
+		tick := time.NewTicker(time.Hour)
+		defer tick.Stop()
+		for {
+			cleanRetention(stopCtx, cfg, p.store, log)
+			select {
+			case <-stopCtx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 	running.Store(true)
 	err = p.sched.Run(stopCtx, p.feeds, cfg.ShutdownTimeout.D())
 	running.Store(false)

@@ -73,6 +73,7 @@ func commands() []command {
 		{"migrate", "apply the database schema migrations", cmdMigrate},
 		{"matches", "list stored matches, newest first", cmdMatches},
 		{"match", "try the watchlist on items read from stdin (no database)", cmdMatch},
+		{"rematch", "apply the current watchlist to the items of a past window", cmdRematch},
 		{"check-config", "validate the configuration and summarize it", cmdCheckConfig},
 		{"version", "print version, commit and Go version", cmdVersion},
 	}

@@ -561,3 +561,80 @@ func waitUntil(t *testing.T, logs *syncBuffer, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestQueryErrorsPointAtTheColumn(t *testing.T) {
+	t.Parallel()
+	cfg := writeConfig(t, `feeds: [{url: 'https://example.com/rss'}]
+watchlist:
+  - name: Wagner
+    query: 'Wagner AND (Russia OR Libya'
+`)
+	r := wirewatch(t, "", nil, "check-config", "--config", cfg)
+	if r.code != 2 || !strings.Contains(r.stderr, cfg+":4:5: watchlist[0].query: column 12 of the query: unbalanced parentheses") {
+		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+	}
+}
+
+// A watch entry added later finds the items of the past window: the kept
+// unmatched ones and the stored matches.
+func TestRematchFindsPastItems(t *testing.T) {
+	t.Parallel()
+	dbURL := storagetest.Schema(t)
+	srv := serveDir(t, "../../demo/feeds")
+	env := []string{"DATABASE_URL=" + dbURL}
+	feeds := "schedule: '@hourly'\nfeeds:\n"
+	entries, _ := os.ReadDir("../../demo/feeds")
+	for _, e := range entries {
+		feeds += fmt.Sprintf("  - url: %s/%s\n", srv.URL, e.Name())
+	}
+	tail := "http: {listen: 'off'}\nfetch: {allow_private_networks: true}\n"
+	before := writeConfig(t, feeds+"watchlist:\n  - {name: Libya, terms: [Libya, Libyan]}\n"+tail)
+	after := writeConfig(t, feeds+"watchlist:\n  - {name: Libya, terms: [Libya, Libyan]}\n  - {name: Assad, terms: [Assad]}\n"+tail)
+
+	if r := wirewatch(t, "", env, "poll", "--migrate", "--config", before); r.code != 0 {
+		t.Fatalf("poll: %s%s", r.stdout, r.stderr)
+	}
+	if n := len(matchesJSON(t, env, before)); n == 0 {
+		t.Fatal("no Libya matches to start from")
+	}
+	r := wirewatch(t, "", env, "rematch", "--config", after, "--since", "1h")
+	if r.code != 0 || !strings.Contains(r.stdout, "items newly matched") || !strings.Contains(r.stderr, "kept unmatched items") {
+		t.Fatalf("rematch: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	want := map[string]bool{}
+	for _, e := range readExpected(t) {
+		for _, w := range e.Watches {
+			if w == "Assad" {
+				want[classify.CanonicalURL(e.Link)] = true
+			}
+		}
+	}
+	got := map[string]bool{}
+	for _, m := range matchesJSON(t, env, after) {
+		for _, w := range m["watches"].([]any) {
+			if w == "Assad" {
+				got[classify.CanonicalURL(m["link"].(string))] = true
+				if m["found_by"] != "rematch" && !slicesContain(m["watches"].([]any), "Libya") {
+					t.Errorf("%s: found_by %v", m["link"], m["found_by"])
+				}
+			}
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Assad matches after rematch: %d, want %d", len(got), len(want))
+	}
+	// Again: nothing new.
+	r = wirewatch(t, "", env, "rematch", "--config", after, "--since", "1h")
+	if r.code != 0 || !strings.Contains(r.stdout, "0 items newly matched, 0 matches added") {
+		t.Fatalf("second rematch:\n%s%s", r.stdout, r.stderr)
+	}
+}
+
+func slicesContain(xs []any, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

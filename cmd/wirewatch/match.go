@@ -12,28 +12,32 @@ import (
 
 // matchInput is one line of `wirewatch match` input; every field is optional.
 type matchInput struct {
-	ID      json.RawMessage `json:"id,omitempty"`
-	Title   string          `json:"title"`
-	Summary string          `json:"summary"`
-	Content string          `json:"content"`
-	Link    string          `json:"link"`
+	ID         json.RawMessage `json:"id,omitempty"`
+	Title      string          `json:"title"`
+	Summary    string          `json:"summary"`
+	Content    string          `json:"content"`
+	Categories []string        `json:"categories"`
+	Author     string          `json:"author"`
+	Link       string          `json:"link"`
 }
 
 type matchOutput struct {
-	ID      json.RawMessage `json:"id"`
-	Matched bool            `json:"matched"`
-	Watches []string        `json:"watches"`
-	Hits    []classify.Hit  `json:"hits"`
-	Error   string          `json:"error,omitempty"`
+	ID       json.RawMessage   `json:"id"`
+	Matched  bool              `json:"matched"`
+	Watches  []string          `json:"watches"`
+	Hits     []classify.Hit    `json:"hits"`
+	Snippets map[string]string `json:"snippets,omitempty"`
+	Error    string            `json:"error,omitempty"`
 }
 
 func cmdMatch(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "match", `match [--config PATH] [TITLE...]
 
 Tries the watchlist without a database. Reads JSON lines from stdin, each with any of
-"id", "title", "summary", "content", "link", and writes one JSON line per input with the
-same "id", the watch entries that matched and every hit (entry, term, field, rune offsets
-into the normalized field). With TITLE arguments, matches those instead of stdin.
+"id", "title", "summary", "content", "categories", "author", "link", and writes one JSON
+line per input with the same "id", the watch entries that matched, every hit (entry, term,
+field, rune offsets into the normalized field) and a snippet per entry. With TITLE
+arguments, matches those instead of stdin.
 
   echo '{"id":1,"title":"Haftar forces advance on Tripoli"}' | wirewatch match`)
 	cfgPath := configFlag(fs)
@@ -48,7 +52,7 @@ into the normalized field). With TITLE arguments, matches those instead of stdin
 	enc.SetEscapeHTML(false)
 	emit := func(id json.RawMessage, doc classify.Document) error {
 		res := matcher.Match(doc)
-		out := matchOutput{ID: id, Matched: res.Matched(), Watches: res.Watches, Hits: res.Hits}
+		out := matchOutput{ID: id, Matched: res.Matched(), Watches: res.Watches, Hits: res.Hits, Snippets: res.Snippets}
 		if out.ID == nil {
 			out.ID = json.RawMessage("null")
 		}
@@ -91,7 +95,8 @@ into the normalized field). With TITLE arguments, matches those instead of stdin
 			}
 			continue
 		}
-		if err := emit(in.ID, classify.Document{Title: in.Title, Summary: in.Summary, Content: in.Content}); err != nil {
+		if err := emit(in.ID, classify.Document{Title: in.Title, Summary: in.Summary, Content: in.Content,
+			Categories: in.Categories, Author: in.Author}); err != nil {
 			return err
 		}
 	}

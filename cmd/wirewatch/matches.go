@@ -150,7 +150,7 @@ func writeMatchJSON(w io.Writer, ms []storage.Match) error {
 
 func writeMatchCSV(w io.Writer, ms []storage.Match) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"id", "first_seen_at", "published_at", "watches", "terms", "feed", "feed_url", "title", "link", "reviewed_at"})
+	_ = cw.Write([]string{"id", "first_seen_at", "published_at", "watches", "terms", "feed", "feed_url", "title", "link", "reviewed_at", "snippet", "found_by"})
 	for _, m := range ms {
 		var terms []string
 		for _, h := range m.Hits {
@@ -159,6 +159,7 @@ func writeMatchCSV(w io.Writer, ms []storage.Match) error {
 		_ = cw.Write([]string{
 			strconv.FormatInt(m.ItemID, 10), m.FirstSeenAt.UTC().Format(time.RFC3339), formatTime(m.PublishedAt),
 			strings.Join(m.Watches, ";"), strings.Join(terms, ";"), m.Feed, m.FeedURL, m.Title, m.Link, formatTime(m.ReviewedAt),
+			firstSnippet(m), m.FoundBy,
 		})
 	}
 	cw.Flush()
@@ -181,3 +182,13 @@ func clip(s string, n int) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// firstSnippet is the snippet of the first matched entry (by name).
+func firstSnippet(m storage.Match) string {
+	for _, w := range m.Watches {
+		if s := m.Snippets[w]; s != "" {
+			return s
+		}
+	}
+	return ""
+}

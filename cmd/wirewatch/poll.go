@@ -30,6 +30,7 @@ func cmdPoll(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("poll: %w", err)
 	}
+	cleanRetention(ctx, p.cfg, p.store, p.log)
 	if sum.Failed > 0 {
 		failing, err := p.store.FailingFeeds(ctx)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -172,9 +173,22 @@ func openPipeline(ctx context.Context, e *env, cfgPath string, migrate bool) (*p
 		return nil, err
 	}
 	p.sched = &ingest.Scheduler{
-		Poller:      &ingest.Poller{Fetcher: ingest.NewFetcher(fetchOptions(cfg)), Matcher: matcher, Store: p.store},
+		Poller: &ingest.Poller{Fetcher: ingest.NewFetcher(fetchOptions(cfg)), Matcher: matcher, Store: p.store,
+			KeepUnmatched: cfg.Retention.Unmatched > 0},
 		Log:         p.log,
 		Concurrency: cfg.Fetch.Concurrency,
 	}
 	return p, nil
+}
+
+// cleanRetention deletes kept unmatched items older than the retention
+// window (all of them when retention is 0). Matches are never deleted.
+func cleanRetention(ctx context.Context, cfg *config.Config, store *storage.Store, log *slog.Logger) {
+	n, err := store.DeleteUnmatchedBefore(ctx, time.Now().Add(-cfg.Retention.Unmatched.D()))
+	switch {
+	case err != nil:
+		log.Warn("retention cleanup failed; it runs again within the hour", "error", err)
+	case n > 0:
+		log.Info("retention cleanup", "unmatched_items_deleted", n, "older_than", cfg.Retention.Unmatched)
+	}
 }
