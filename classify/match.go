@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -303,13 +303,14 @@ func (p *posCounter) to(b int) (words, runes int) {
 
 // scratch is the per-call state of Match, pooled to avoid allocations.
 type scratch struct {
-	src     [nFields]string
-	fields  [nFields]analysis
-	occ     [][]occurrence // per leaf
-	touched []int32        // leaves with occurrences
-	cand    []bool         // per entry: has an occurrence
-	cands   []int32
-	found   []found
+	src      [nFields]string
+	fields   [nFields]analysis
+	occ      [][]occurrence // per leaf
+	touched  []int32        // leaves with occurrences
+	cand     []bool         // per entry: has an occurrence
+	cands    []int32
+	found    []found
+	snippets map[[3]int32]string // by field and words
 }
 
 func (m *Matcher) newScratch() *scratch {
@@ -405,7 +406,7 @@ func (m *Matcher) Match(doc Document) Result {
 	if len(sc.cands) == 0 {
 		return res
 	}
-	sort.Slice(sc.cands, func(i, j int) bool { return sc.cands[i] < sc.cands[j] })
+	slices.Sort(sc.cands)
 	for _, ei := range sc.cands {
 		e := &m.entries[ei]
 		if !m.entryMatches(sc, e) {
@@ -439,6 +440,7 @@ func (m *Matcher) release(sc *scratch) {
 	}
 	sc.touched, sc.cands = sc.touched[:0], sc.cands[:0]
 	sc.src = [nFields]string{}
+	clear(sc.snippets)
 	m.pool.Put(sc)
 }
 
@@ -548,32 +550,31 @@ func gap(a, b span) int32 {
 // and the count.
 func (m *Matcher) appendHits(sc *scratch, e *entry, hits []Hit) []Hit {
 	start := len(hits)
-	seen := map[[2]int]int{}
 	for _, l := range e.reasons {
+	occurrences:
 		for _, o := range sc.occ[l] {
 			if e.fields&(1<<o.field) == 0 {
 				continue
 			}
-			key := [2]int{l, int(o.field)}
-			if i, ok := seen[key]; ok {
-				hits[i].Count++
-				continue
+			for i := start; i < len(hits); i++ {
+				if hits[i].Term == m.leaves[l].text && hits[i].Field == fieldNames[o.field] {
+					hits[i].Count++
+					continue occurrences
+				}
 			}
 			a := &sc.fields[o.field]
 			rs := int(o.r0)
-			seen[key] = len(hits)
 			hits = append(hits, Hit{
 				Watch: e.name, Term: m.leaves[l].text, Field: fieldNames[o.field],
 				Start: rs, End: rs + utf8.RuneCount(a.norm[o.b0:o.b1]), Count: 1,
 			})
 		}
 	}
-	sort.SliceStable(hits[start:], func(i, j int) bool {
-		a, b := hits[start+i], hits[start+j]
+	slices.SortStableFunc(hits[start:], func(a, b Hit) int {
 		if fa, fb := fieldIndex(a.Field), fieldIndex(b.Field); fa != fb {
-			return fa < fb
+			return fa - fb
 		}
-		return a.Start < b.Start
+		return a.Start - b.Start
 	})
 	return hits
 }

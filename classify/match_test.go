@@ -302,3 +302,26 @@ func FuzzMatch(f *testing.F) {
 		checkOffsets(t, res)
 	})
 }
+
+// FuzzQuery checks that any query either compiles or is refused with a
+// RuleError naming a column inside it; never a panic.
+func FuzzQuery(f *testing.F) {
+	for _, q := range []string{`"Wagner Group" OR (Wagner AND (Russia* OR mercenar*) NOT opera)`, `A NEAR/3 (B OR C)`,
+		`((`, `"`, `NOT NOT a`, `a NEAR/0 b`, `a OR`, `«x» “y”`, `حفتر AND ليبيا*`} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		m, err := Compile([]Entry{{Name: "Q", Query: q}})
+		if err != nil {
+			re, ok := err.(*RuleError)
+			if !ok {
+				t.Fatalf("%q: %T %v", q, err, err)
+			}
+			if re.Key == "query" && (re.Column < 1 || re.Column > utf8.RuneCountInString(strings.TrimSpace(q))+1) {
+				t.Fatalf("%q: column %d out of range", q, re.Column)
+			}
+			return
+		}
+		m.Match(Document{Title: q, Summary: q})
+	})
+}

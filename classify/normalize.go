@@ -199,21 +199,72 @@ func foldRuneSlow(r rune) string {
 	return norm.NFC.String(b.String())
 }
 
+// folded is the folded form of one rune and what it is made of, so the hot
+// loop need not classify its runes again.
+type folded struct {
+	s    string
+	kind uint8
+}
+
+const (
+	foldDrop  = iota // nothing: a dropped mark
+	foldWord         // word runes only
+	foldSep          // separators only
+	foldMixed        // both: classify each rune
+)
+
 // Folded forms are computed once per rune, a page of 256 runes at a time,
 // on first use.
-var foldPages [(unicode.MaxRune + 1) >> 8]atomic.Pointer[[256]string]
+var foldPages [(unicode.MaxRune + 1) >> 8]atomic.Pointer[[256]folded]
 
-func foldRune(r rune) string {
-	page := foldPages[r>>8].Load()
-	if page == nil {
-		page = new([256]string)
+func foldRune(r rune) folded {
+	if page := foldPages[r>>8].Load(); page != nil {
+		return page[r&0xff]
+	}
+	return foldPage(r)[r&0xff]
+}
+
+// foldPage computes the page of r; a concurrent first use computes the
+// same page.
+func foldPage(r rune) *[256]folded {
+	{
+		page := new([256]folded)
 		base := r &^ 0xff
 		for i := range page {
-			page[i] = foldRuneSlow(base + rune(i))
+			f := foldRuneSlow(base + rune(i))
+			words, seps := 0, 0
+			for _, c := range f {
+				if isWordRune(c) {
+					words++
+				} else {
+					seps++
+				}
+			}
+			kind := uint8(foldMixed)
+			switch {
+			case words == 0 && seps == 0:
+				kind = foldDrop
+			case seps == 0:
+				kind = foldWord
+			case words == 0:
+				kind = foldSep
+			}
+			page[i] = folded{f, kind}
 		}
-		foldPages[r>>8].Store(page) // a concurrent first use computes the same page
+		foldPages[r>>8].Store(page)
+		return page
 	}
-	return page[r&0xff]
+}
+
+// decodeRune is utf8.DecodeRuneInString with the two-byte sequences of
+// Latin, Greek, Cyrillic, Hebrew and Arabic decoded inline.
+func decodeRune(s string, i int) (rune, int) {
+	if c := s[i]; c >= 0xC2 && c <= 0xDF && i+1 < len(s) {
+		if d := s[i+1]; d&0xC0 == 0x80 {
+			return rune(c&0x1F)<<6 | rune(d&0x3F), 2
+		}
+	}
+	return utf8.DecodeRuneInString(s[i:])
 }
 
 func isWordRune(r rune) bool {
@@ -243,51 +294,74 @@ var asciiFold = func() (t [utf8.RuneSelf]byte) {
 	return t
 }()
 
+// asciiOut is what fold writes for an ASCII byte: its folded form, or a
+// space for a separator; asciiWord is 1 for word bytes.
+var asciiOut, asciiWord = func() (out, word [utf8.RuneSelf]byte) {
+	for c := range out {
+		out[c] = ' '
+		if f := asciiFold[c]; f != 0 {
+			out[c], word[c] = f, 1
+		}
+	}
+	return out, word
+}()
+
 // fold sets a.norm to the normalized form of src.
+//
+// The ASCII path has no branch on word boundaries: every byte is written,
+// and the write position advances for a word byte, or for the first
+// separator after a word (which becomes the single space between words).
 func (a *analysis) fold(src string) {
 	buf := a.norm[:cap(a.norm)]
 	if len(buf) < len(src)+8 {
 		buf = make([]byte, len(src)+len(src)/4+8)
 	}
 	n := 0
-	space := false
+	prev := 0 // 1 when the last byte written belongs to a word
 	for i := 0; i < len(src); {
 		c := src[i]
 		if c < utf8.RuneSelf {
+			w := int(asciiWord[c])
+			buf[n] = asciiOut[c]
+			n += w | prev
+			prev = w
 			i++
-			f := asciiFold[c]
-			if f == 0 {
-				space = n > 0
-				continue
-			}
-			if space {
-				buf[n] = ' '
-				n++
-				space = false
-			}
-			buf[n] = f
-			n++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(src[i:])
+		r, size := decodeRune(src, i)
 		i += size
-		folded := foldRune(r)
-		if n+len(folded)+1 > len(buf) {
-			buf = append(buf[:n], make([]byte, len(folded)+len(src)-i+8)...)
+		fr := foldRune(r)
+		if n+len(fr.s)+2 > len(buf) {
+			buf = append(buf[:n], make([]byte, len(fr.s)+len(src)-i+8)...)
 			buf = buf[:cap(buf)]
 		}
-		for _, f := range folded {
-			if !isWordRune(f) {
-				space = n > 0
-				continue
-			}
-			if space {
+		switch fr.kind {
+		case foldWord:
+			n += copy(buf[n:], fr.s)
+			prev = 1
+		case foldSep:
+			if prev == 1 {
 				buf[n] = ' '
 				n++
-				space = false
 			}
-			n += utf8.EncodeRune(buf[n:], f)
+			prev = 0
+		case foldMixed:
+			for _, f := range fr.s {
+				if isWordRune(f) {
+					n += utf8.EncodeRune(buf[n:], f)
+					prev = 1
+				} else {
+					if prev == 1 {
+						buf[n] = ' '
+						n++
+					}
+					prev = 0
+				}
+			}
 		}
+	}
+	if prev == 0 && n > 0 {
+		n-- // the text ended in separators: drop the space they left
 	}
 	a.norm = buf[:n]
 }
@@ -336,8 +410,8 @@ func srcWords(src string, w0, w1 int) (start, end int) {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(src[i:])
-		for _, f := range foldRune(r) {
+		r, size := decodeRune(src, i)
+		for _, f := range foldRune(r).s {
 			if isWordRune(f) {
 				if !inWord {
 					w, inWord = w+1, true

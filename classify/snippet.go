@@ -36,9 +36,18 @@ func (m *Matcher) snippet(sc *scratch, e *entry) string {
 	if !found {
 		return ""
 	}
+	key := [3]int32{int32(best.field), best.w0, best.w1}
+	if s, ok := sc.snippets[key]; ok {
+		return s // several entries often share their first hit
+	}
 	src := sc.src[best.field]
 	hs, he := srcWords(src, int(best.w0), int(best.w1))
-	return Excerpt(src, hs, he, snippetContext)
+	s := Excerpt(src, hs, he, snippetContext)
+	if sc.snippets == nil {
+		sc.snippets = map[[3]int32]string{}
+	}
+	sc.snippets[key] = s
+	return s
 }
 
 // Excerpt returns text[hs:he] marked, with up to context characters on each
