@@ -38,7 +38,7 @@ done
 bin/devdb with -- sh -c '
   set -e
   echo "== first poll";  '"$work"'/wirewatch poll --migrate --config '"$work"'/wirewatch.yaml 2>/dev/null | head -1
-  '"$work"'/farmcheck -truth '"$work"'/farm/truth.jsonl
+  '"$work"'/farmcheck $FARMCHECK_FLAGS -truth '"$work"'/farm/truth.jsonl
   echo "== second poll"; out=$('"$work"'/wirewatch poll --config '"$work"'/wirewatch.yaml 2>/dev/null | head -1); echo "$out"
   case "$out" in *"; 0 new matches"*) echo "OK: the second poll stored nothing new";; *) echo "FAIL: the second poll stored new items"; exit 1;; esac
 '

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Entry is one watchlist entry as configured. An item matches the entry
@@ -311,6 +312,7 @@ type scratch struct {
 	cands    []int32
 	found    []found
 	snippets map[[3]int32]string // by field and words
+	strip    [nFields][]byte     // HTML-stripped text, when the field had markup
 }
 
 func (m *Matcher) newScratch() *scratch {
@@ -368,7 +370,14 @@ func (m *Matcher) Match(doc Document) Result {
 			sc.src[f] = ""
 			continue
 		}
-		src := StripHTML(text)
+		src := text
+		if strings.ContainsAny(text, "<&") {
+			// Stripped into a buffer the scratch keeps; the string view of
+			// it lives only until Match returns (snippets copy what they
+			// take), so it needs no copy of its own.
+			sc.strip[f] = stripHTMLAppend(sc.strip[f][:0], text)
+			src = unsafe.String(unsafe.SliceData(sc.strip[f]), len(sc.strip[f]))
+		}
 		sc.src[f] = src
 		a := &sc.fields[f]
 		a.fold(src)

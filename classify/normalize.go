@@ -26,14 +26,22 @@ import (
 // followed by a letter, "/", "!" or "?", as in the HTML tokenizer); an
 // unterminated tag ends the text.
 func StripHTML(s string) string {
-	lt := strings.IndexByte(s, '<')
-	if lt < 0 {
+	if strings.IndexByte(s, '<') < 0 {
 		if strings.IndexByte(s, '&') < 0 {
 			return s
 		}
 		return html.UnescapeString(s)
 	}
-	b := make([]byte, 0, len(s))
+	return string(stripHTMLAppend(make([]byte, 0, len(s)), s))
+}
+
+// stripHTMLAppend appends the text of s to b, as StripHTML returns it, and
+// returns the result trimmed of surrounding space.
+func stripHTMLAppend(b []byte, s string) []byte {
+	lt := strings.IndexByte(s, '<')
+	if lt < 0 {
+		lt = len(s)
+	}
 	text := func(t string) {
 		if strings.IndexByte(t, '&') >= 0 {
 			t = html.UnescapeString(t)
@@ -66,7 +74,7 @@ func StripHTML(s string) string {
 	if textStart < len(s) {
 		text(s[textStart:])
 	}
-	return strings.TrimSpace(string(b))
+	return bytes.TrimSpace(b)
 }
 
 func isTagStart(c byte) bool {
