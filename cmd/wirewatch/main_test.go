@@ -570,7 +570,7 @@ watchlist:
     query: 'Wagner AND (Russia OR Libya'
 `)
 	r := wirewatch(t, "", nil, "check-config", "--config", cfg)
-	if r.code != 2 || !strings.Contains(r.stderr, cfg+":4:5: watchlist[0].query: column 12 of the query: unbalanced parentheses") {
+	if r.code != 2 || !strings.Contains(r.stderr, cfg+":4:5: watchlist[0].query: column 12 of the query (at \"(Russia OR Libya\"): unbalanced parentheses") {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 	}
 }

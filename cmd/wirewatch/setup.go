@@ -66,7 +66,13 @@ func compileWatchlist(cfg *config.Config) (*classify.Matcher, error) {
 		}
 		msg := re.Msg
 		if re.Column > 0 {
-			msg = fmt.Sprintf("column %d of the query: %s", re.Column, re.Msg)
+			q := []rune(strings.TrimSpace(cfg.Watchlist[re.Entry].Query))
+			at := q[min(re.Column-1, len(q)):]
+			near := string(at[:min(len(at), 30)])
+			if len(at) > 30 {
+				near += "…"
+			}
+			msg = fmt.Sprintf("column %d of the query (at %q): %s", re.Column, near, re.Msg)
 		}
 		return nil, cfg.Errorf(path, "%s", msg)
 	}
