@@ -37,6 +37,7 @@ type Config struct {
 	Log             Log       `yaml:"log"`
 	ShutdownTimeout Duration  `yaml:"shutdown_timeout"`
 	Retention       Retention `yaml:"retention"`
+	Stories         Stories   `yaml:"stories"`
 
 	// Path is the file the configuration was read from ("" when built in code).
 	Path string `yaml:"-"`
@@ -103,6 +104,15 @@ type Retention struct {
 	Unmatched Duration `yaml:"unmatched"`
 }
 
+// Stories says when copies of an item in several outlets are one story.
+type Stories struct {
+	// Window: only items first seen this close together are compared.
+	Window Duration `yaml:"window"`
+	// Similarity is the share of their text two items must have in common
+	// (estimated Jaccard similarity of word 3-shingles, 0 to 1).
+	Similarity float64 `yaml:"similarity"`
+}
+
 // Log configures the process log.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -123,6 +133,7 @@ func Default() *Config {
 		Log:             Log{Level: "info", Format: "text"},
 		ShutdownTimeout: Duration(30 * time.Second),
 		Retention:       Retention{Unmatched: Duration(7 * 24 * time.Hour)},
+		Stories:         Stories{Window: Duration(7 * 24 * time.Hour), Similarity: 0.5},
 	}
 }
 
@@ -275,6 +286,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		add("shutdown_timeout", "must be positive, for example 30s")
+	}
+	if c.Stories.Window <= 0 {
+		add("stories.window", "must be positive, for example 7d")
+	}
+	if c.Stories.Similarity <= 0 || c.Stories.Similarity > 1 {
+		add("stories.similarity", "want a share between 0 and 1, for example 0.5")
 	}
 	if c.Retention.Unmatched < 0 {
 		add("retention.unmatched", "must not be negative (0 keeps nothing)")

@@ -249,6 +249,8 @@ func kindName(t reflect.Type) string {
 		return "true or false"
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		return "a whole number"
+	case reflect.Float64:
+		return "a number"
 	case reflect.String:
 		return "a string"
 	}

@@ -27,6 +27,8 @@ type Poller struct {
 	// KeepUnmatched stores the text of items that match nothing, so that
 	// rematch can apply a changed watchlist to them later.
 	KeepUnmatched bool
+	// Stories says how near-duplicates are grouped.
+	Stories storage.StoryOptions
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
@@ -40,8 +42,10 @@ type Report struct {
 	ItemsSeen  int
 	Matched    int // items that matched, new or not
 	NewMatches int // matching items stored for the first time
+	Updated    int // stored items the feed edited
 	Duration   time.Duration
 	Err        error // why the feed failed (recorded in the poll row)
+	StoryErr   error // story assignment failed; retried with the next new items
 }
 
 // Poll polls feed once and records the outcome. A feed that fails (network,
@@ -102,10 +106,21 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed) (Report, error) {
 	}
 	rec.Duration = now().Sub(started)
 
-	newMatches, saveErr := p.Store.SavePoll(ctx, rec)
+	saved, saveErr := p.Store.SavePoll(ctx, rec)
 	if saveErr != nil {
 		return rep, saveErr
 	}
+	if saved.NewItems > 0 {
+		// Stories are assigned after the items are committed, under a lock
+		// of their own, so copies stored by concurrent polls see each
+		// other. An item left without a story is picked up by the next
+		// call, so a failure here loses nothing.
+		if _, err := p.Store.AssignStories(ctx, p.Stories); err != nil && ctx.Err() == nil {
+			rep.StoryErr = err
+		}
+	}
+	newMatches := saved.NewItems
+	rep.Updated = saved.UpdatedItems
 	rep.Outcome, rep.HTTPStatus, rep.Bytes, rep.ItemsSeen = rec.Outcome, rec.HTTPStatus, rec.Bytes, rec.ItemsSeen
 	rep.Matched, rep.NewMatches, rep.Duration, rep.Err = len(rec.Items), newMatches, rec.Duration, err
 	return rep, nil
@@ -116,6 +131,7 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed) (Report, error) {
 func (p *Poller) classify(feed storage.Feed, parsed *Feed) (matched, unmatched []storage.Item) {
 	base := baseURL(feed.URL, parsed.SiteURL)
 	seen := map[string]bool{}
+	var bodies []string // of the matched items, for their fingerprints
 	for _, it := range parsed.Items {
 		res := p.Matcher.Match(classify.Document{Title: it.Title, Summary: it.Summary, Content: it.Content,
 			Categories: it.Categories, Author: it.Author})
@@ -124,6 +140,7 @@ func (p *Poller) classify(feed storage.Feed, parsed *Feed) (matched, unmatched [
 		}
 		link := resolve(base, it.Link)
 		title := classify.StripHTML(it.Title)
+		summary := classify.StripHTML(it.Summary)
 		content := classify.StripHTML(it.Content)
 		key := classify.ItemKey(feed.URL, it.GUID, link, title, content)
 		if seen[key] {
@@ -135,11 +152,12 @@ func (p *Poller) classify(feed storage.Feed, parsed *Feed) (matched, unmatched [
 			GUID:        truncate(it.GUID, 2000),
 			Link:        truncate(link, 2000),
 			Title:       truncate(title, 2000),
-			Summary:     truncate(classify.StripHTML(it.Summary), maxFieldText),
+			Summary:     truncate(summary, maxFieldText),
 			Content:     truncate(content, maxFieldText),
 			Author:      truncate(it.Author, 500),
 			Categories:  truncateAll(it.Categories, 200),
 			PublishedAt: it.PublishedAt,
+			ContentHash: classify.ContentHash(title, summary+"\n"+content),
 		}
 		if !res.Matched() {
 			unmatched = append(unmatched, si)
@@ -150,8 +168,39 @@ func (p *Poller) classify(feed storage.Feed, parsed *Feed) (matched, unmatched [
 			si.Snippets[w] = truncate(snip, 1000)
 		}
 		matched = append(matched, si)
+		bodies = append(bodies, bodyText(summary, content))
+	}
+	if len(matched) == 0 {
+		return matched, unmatched
+	}
+	// Sentences that this feed repeats in its items (sign-offs, pleas to
+	// subscribe, copyright lines) say nothing about the story; leave them
+	// out of the fingerprint so they cannot make two stories look alike.
+	all := make([]string, 0, len(parsed.Items))
+	keys := map[string]bool{}
+	for _, it := range parsed.Items {
+		if id := it.GUID + "\x00" + it.Link; !keys[id] {
+			keys[id] = true
+			all = append(all, bodyText(classify.StripHTML(it.Summary), classify.StripHTML(it.Content)))
+		}
+	}
+	bp := classify.FindBoilerplate(all, max(2, len(all)/5))
+	for i := range matched {
+		if sig, ok := classify.Fingerprint(matched[i].Title, bp.Strip(bodies[i])); ok {
+			matched[i].Signature, matched[i].Bands = sig.Bytes(), sig.Bands()
+		}
 	}
 	return matched, unmatched
+}
+
+// bodyText is the text an item's fingerprint is made of: its content, or
+// its summary when it has no content (a summary is often the content's
+// first sentence).
+func bodyText(summary, content string) string {
+	if len(content) > len(summary) {
+		return content
+	}
+	return summary
 }
 
 func truncateAll(ss []string, n int) []string {

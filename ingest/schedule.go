@@ -63,8 +63,11 @@ func (s *Scheduler) pollOne(ctx context.Context, id int64) (Report, error) {
 			level = slog.LevelInfo
 		}
 		log.Log(ctx, level, "polled", "outcome", rep.Outcome, "http_status", rep.HTTPStatus, "bytes", rep.Bytes,
-			"items", rep.ItemsSeen, "matched", rep.Matched, "new_matches", rep.NewMatches,
+			"items", rep.ItemsSeen, "matched", rep.Matched, "new_matches", rep.NewMatches, "updated", rep.Updated,
 			"duration", rep.Duration.Round(time.Millisecond))
+	}
+	if rep.StoryErr != nil {
+		log.Warn("stories not assigned; the next poll with new items retries", "error", rep.StoryErr)
 	}
 	return rep, err
 }
@@ -111,6 +114,13 @@ func (s *Scheduler) PollAll(ctx context.Context, feeds []storage.Feed) (Summary,
 		}()
 	}
 	wg.Wait()
+	if ctx.Err() == nil {
+		// Polls skip story assignment while another runs; catch up on
+		// whatever the last of them left.
+		if _, err := s.Poller.Store.AssignStories(ctx, s.Poller.Stories); err != nil {
+			s.Log.Warn("stories not assigned; the next poll retries", "error", err)
+		}
+	}
 	sum.Duration = time.Since(start)
 	if ctx.Err() != nil {
 		return sum, ctx.Err()
@@ -170,6 +180,23 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 			j.Run()
 		}()
 	}
+
+	go func() {
+		// Polls skip story assignment while another runs; a minute's
+		// sweep makes sure no item waits long for its story.
+		tick := time.NewTicker(time.Minute)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if _, err := s.Poller.Store.AssignStories(jobCtx, s.Poller.Stories); err != nil && ctx.Err() == nil {
+					s.Log.Warn("stories not assigned; retried in a minute", "error", err)
+				}
+			}
+		}
+	}()
 
 	<-ctx.Done()
 	cronDone := c.Stop().Done() // no new jobs start after this

@@ -38,18 +38,7 @@ type Match struct {
 // Matches lists stored matches, newest first (by when they were first seen,
 // then by publication time).
 func (s *Store) Matches(ctx context.Context, f MatchFilter) ([]Match, error) {
-	var since *time.Time
-	if !f.Since.IsZero() {
-		since = &f.Since
-	}
-	watches := make([]string, len(f.Watches))
-	for i, w := range f.Watches {
-		watches[i] = strings.ToLower(w)
-	}
-	var limit *int
-	if f.Limit > 0 {
-		limit = &f.Limit
-	}
+	since, watches, limit := matchFilterArgs(f)
 	rows, err := s.db.Query(ctx, `
 		SELECT i.id, i.title, i.link, f.url, coalesce(nullif(f.name, ''), nullif(f.title, ''), f.url),
 		       i.published_at, i.first_seen_at, i.reviewed_at,
@@ -81,6 +70,21 @@ func (s *Store) Matches(ctx context.Context, f MatchFilter) ([]Match, error) {
 		return nil, fmt.Errorf("list matches: %w", err)
 	}
 	return out, nil
+}
+
+// matchFilterArgs turns a filter into query arguments: NULL for no bound.
+func matchFilterArgs(f MatchFilter) (since *time.Time, watches []string, limit *int) {
+	if !f.Since.IsZero() {
+		since = &f.Since
+	}
+	watches = make([]string, len(f.Watches))
+	for i, w := range f.Watches {
+		watches[i] = strings.ToLower(w)
+	}
+	if f.Limit > 0 {
+		limit = &f.Limit
+	}
+	return since, watches, limit
 }
 
 // MarkReviewed marks items reviewed and returns how many were not already.

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,6 +57,15 @@ type Item struct {
 	Watches     []string
 	Hits        []classify.Hit
 	Snippets    map[string]string // by watch entry
+	ContentHash string            // of title and text: a change is an edit
+	Signature   []byte            // MinHash signature (classify.Signature.Bytes); nil for no text
+	Bands       []int64           // its LSH band keys
+}
+
+// Saved says what SavePoll wrote.
+type Saved struct {
+	NewItems     int // matching items stored for the first time
+	UpdatedItems int // stored items whose title or text the feed changed
 }
 
 // Found-by values of a match.
@@ -70,10 +80,10 @@ const (
 // the feed's ETag and body hash stay as they were, so the next poll fetches
 // and stores the same items again. It returns the number of items stored for
 // the first time.
-func (s *Store) SavePoll(ctx context.Context, p Poll) (newItems int, err error) {
+func (s *Store) SavePoll(ctx context.Context, p Poll) (saved Saved, err error) {
 	err = s.WithTx(ctx, func(tx *Store) error {
 		if len(p.Items) > 0 {
-			if newItems, _, err = tx.storeItems(ctx, p.FeedID, p.Items, FoundByPoll); err != nil {
+			if saved, _, err = tx.storeItems(ctx, p.FeedID, p.Items, FoundByPoll); err != nil {
 				return err
 			}
 		}
@@ -89,10 +99,10 @@ func (s *Store) SavePoll(ctx context.Context, p Poll) (newItems int, err error) 
 		b := &pgx.Batch{}
 		b.Queue(`
 			INSERT INTO polls (feed_id, started_at, duration_ms, outcome, http_status, bytes, items_seen,
-			                   new_matches, error_kind, error)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			                   new_matches, items_updated, error_kind, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			p.FeedID, p.StartedAt, p.Duration.Milliseconds(), p.Outcome, status, p.Bytes, p.ItemsSeen,
-			newItems, p.ErrorKind, p.Error)
+			saved.NewItems, saved.UpdatedItems, p.ErrorKind, p.Error)
 		b.Queue(`
 			UPDATE feeds SET
 				last_polled_at       = $2,
@@ -115,18 +125,19 @@ func (s *Store) SavePoll(ctx context.Context, p Poll) (newItems int, err error) 
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("save poll of feed %d: %w", p.FeedID, err)
+		return Saved{}, fmt.Errorf("save poll of feed %d: %w", p.FeedID, err)
 	}
-	return newItems, nil
+	return saved, nil
 }
 
 // storeItems writes items (already deduplicated by key) seen in one feed.
 // An item is known when this feed carried its GUID before or when its key is
 // stored; unknown items are inserted (and leave unmatched_items, if they were
 // kept there), and every item gets its sighting, matches and hits, each
-// written only if missing. It returns the number of items inserted and of
-// matches added.
-func (s *Store) storeItems(ctx context.Context, feedID int64, items []Item, foundBy string) (newItems int, newMatches int64, err error) {
+// written only if missing. A known item whose content hash changed is
+// updated in place and its revision counted. It returns the items inserted
+// and updated, and the number of matches added.
+func (s *Store) storeItems(ctx context.Context, feedID int64, items []Item, foundBy string) (saved Saved, newMatches int64, err error) {
 	keys := make([]string, len(items))
 	guids := make([]string, len(items))
 	for i, it := range items {
@@ -134,19 +145,43 @@ func (s *Store) storeItems(ctx context.Context, feedID int64, items []Item, foun
 	}
 	ids := make([]int64, len(items))
 	rows, err := s.db.Query(ctx, `
-		SELECT k.ord, coalesce(
+		SELECT k.ord, i.id, i.content_hash
+		FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(key, guid, ord)
+		JOIN items i ON i.id = coalesce(
 			(SELECT s.item_id FROM item_sightings s WHERE s.feed_id = $1 AND s.guid = k.guid AND k.guid <> '' LIMIT 1),
-			(SELECT i.id FROM items i WHERE i.key = k.key), 0)
-		FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(key, guid, ord)`, feedID, keys, guids)
+			(SELECT i.id FROM items i WHERE i.key = k.key))`, feedID, keys, guids)
 	if err != nil {
-		return 0, 0, fmt.Errorf("look up items: %w", err)
+		return Saved{}, 0, fmt.Errorf("look up items: %w", err)
 	}
 	var ord, id int64
-	if _, err := pgx.ForEachRow(rows, []any{&ord, &id}, func() error {
+	var hash string
+	var edited []Item
+	var editedIDs []int64
+	if _, err := pgx.ForEachRow(rows, []any{&ord, &id, &hash}, func() error {
 		ids[ord-1] = id
+		if it := items[ord-1]; it.ContentHash != "" && hash != "" && it.ContentHash != hash {
+			edited = append(edited, it)
+			editedIDs = append(editedIDs, id)
+		}
 		return nil
 	}); err != nil {
-		return 0, 0, fmt.Errorf("look up items: %w", err)
+		return Saved{}, 0, fmt.Errorf("look up items: %w", err)
+	}
+	if len(edited) > 0 {
+		// The same item, changed by its feed: updated in place, never a new
+		// item. Its key and its story stay.
+		c := itemColumns(edited)
+		tag, err := s.db.Exec(ctx, `
+			UPDATE items SET title = t.title, summary = t.summary, content = t.content, author = t.author,
+			       content_hash = t.hash, revisions = items.revisions + 1, updated_at = now()
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+			     AS t(id, title, summary, content, author, hash)
+			WHERE items.id = t.id AND items.content_hash <> t.hash`,
+			editedIDs, c.title, c.summary, c.content, c.author, c.hash)
+		if err != nil {
+			return Saved{}, 0, fmt.Errorf("update edited items: %w", err)
+		}
+		saved.UpdatedItems = int(tag.RowsAffected())
 	}
 
 	// Insert the unknown ones. ON CONFLICT covers an instance that stored the
@@ -162,16 +197,19 @@ func (s *Store) storeItems(ctx context.Context, feedID int64, items []Item, foun
 	if len(fresh) > 0 {
 		c := itemColumns(fresh)
 		rows, err := s.db.Query(ctx, `
-			INSERT INTO items (key, feed_id, guid, link, title, summary, content, author, categories, published_at)
-			SELECT key, $1, guid, link, title, summary, content, author, string_to_array(categories, E'\x1f'), published_at
+			INSERT INTO items (key, feed_id, guid, link, title, summary, content, author, categories, published_at,
+			                   content_hash, signature, bands)
+			SELECT key, $1, guid, link, title, summary, content, author, string_to_array(categories, E'\x1f'),
+			       published_at, hash, signature, bands::bigint[]
 			FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-			            $9::text[], $10::timestamptz[])
-			     AS t(key, guid, link, title, summary, content, author, categories, published_at)
+			            $9::text[], $10::timestamptz[], $11::text[], $12::bytea[], $13::text[])
+			     AS t(key, guid, link, title, summary, content, author, categories, published_at, hash, signature, bands)
 			ON CONFLICT (key) DO NOTHING
 			RETURNING key, id`,
-			feedID, c.key, c.guid, c.link, c.title, c.summary, c.content, c.author, c.categories, c.published)
+			feedID, c.key, c.guid, c.link, c.title, c.summary, c.content, c.author, c.categories, c.published,
+			c.hash, c.signature, c.bands)
 		if err != nil {
-			return 0, 0, fmt.Errorf("insert items: %w", err)
+			return Saved{}, 0, fmt.Errorf("insert items: %w", err)
 		}
 		byKey := map[string]int64{}
 		var key string
@@ -179,19 +217,19 @@ func (s *Store) storeItems(ctx context.Context, feedID int64, items []Item, foun
 			byKey[key] = id
 			return nil
 		}); err != nil {
-			return 0, 0, fmt.Errorf("insert items: %w", err)
+			return Saved{}, 0, fmt.Errorf("insert items: %w", err)
 		}
-		newItems = len(byKey)
+		saved.NewItems = len(byKey)
 		if len(byKey) < len(fresh) {
 			rows, err := s.db.Query(ctx, `SELECT key, id FROM items WHERE key = ANY($1::text[])`, c.key)
 			if err != nil {
-				return 0, 0, fmt.Errorf("look up items: %w", err)
+				return Saved{}, 0, fmt.Errorf("look up items: %w", err)
 			}
 			if _, err := pgx.ForEachRow(rows, []any{&key, &id}, func() error {
 				byKey[key] = id
 				return nil
 			}); err != nil {
-				return 0, 0, fmt.Errorf("look up items: %w", err)
+				return Saved{}, 0, fmt.Errorf("look up items: %w", err)
 			}
 		}
 		for k, i := range freshAt {
@@ -199,7 +237,7 @@ func (s *Store) storeItems(ctx context.Context, feedID int64, items []Item, foun
 		}
 		// A kept unmatched item that matches now is a match, not both.
 		if _, err := s.db.Exec(ctx, `DELETE FROM unmatched_items WHERE key = ANY($1::text[])`, c.key); err != nil {
-			return 0, 0, fmt.Errorf("delete promoted unmatched items: %w", err)
+			return Saved{}, 0, fmt.Errorf("delete promoted unmatched items: %w", err)
 		}
 	}
 
@@ -219,9 +257,9 @@ func (s *Store) storeItems(ctx context.Context, feedID int64, items []Item, foun
 		ON CONFLICT DO NOTHING`, feedID, sight.item, sight.guid, sight.link)
 	newMatches, err = s.insertMatches(ctx, b, ids, items, foundBy)
 	if err != nil {
-		return 0, 0, err
+		return Saved{}, 0, err
 	}
-	return newItems, newMatches, nil
+	return saved, newMatches, nil
 }
 
 // insertMatches queues the matches and hits of items (stored under ids)
@@ -284,8 +322,10 @@ func (s *Store) insertMatches(ctx context.Context, b *pgx.Batch, ids []int64, it
 // columns are items as the arrays an unnest takes. Categories are joined
 // with the unit separator, since unnest flattens an array of arrays.
 type columns struct {
-	key, guid, link, title, summary, content, author, categories []string
-	published                                                    []*time.Time
+	key, guid, link, title, summary, content, author, categories, hash []string
+	published                                                          []*time.Time
+	signature                                                          [][]byte
+	bands                                                              []*string // array literals
 }
 
 func itemColumns(items []Item) columns {
@@ -300,6 +340,24 @@ func itemColumns(items []Item) columns {
 		c.author = append(c.author, it.Author)
 		c.categories = append(c.categories, strings.Join(it.Categories, "\x1f"))
 		c.published = append(c.published, it.PublishedAt)
+		c.hash = append(c.hash, it.ContentHash)
+		c.signature = append(c.signature, it.Signature)
+		var bands *string
+		if len(it.Bands) > 0 {
+			lit := arrayLiteral(it.Bands)
+			bands = &lit
+		}
+		c.bands = append(c.bands, bands)
 	}
 	return c
+}
+
+// arrayLiteral writes ints as a PostgreSQL array literal, for arrays of
+// arrays, which unnest would flatten.
+func arrayLiteral(xs []int64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.FormatInt(x, 10)
+	}
+	return "{" + strings.Join(parts, ",") + "}"
 }

@@ -12,15 +12,20 @@ import (
 // are stored as matches already (they matched an earlier watchlist).
 func (s *Store) retainUnmatched(ctx context.Context, feedID int64, items []Item) error {
 	c := itemColumns(items)
+	// An edited item is updated in place, so rematch sees its latest text.
 	_, err := s.db.Exec(ctx, `
-		INSERT INTO unmatched_items (key, feed_id, guid, link, title, summary, content, author, categories, published_at)
-		SELECT key, $1, guid, link, title, summary, content, author, string_to_array(categories, E'\x1f'), published_at
+		INSERT INTO unmatched_items (key, feed_id, guid, link, title, summary, content, author, categories, published_at,
+		                             content_hash)
+		SELECT key, $1, guid, link, title, summary, content, author, string_to_array(categories, E'\x1f'),
+		       published_at, hash
 		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-		            $9::text[], $10::timestamptz[])
-		     AS t(key, guid, link, title, summary, content, author, categories, published_at)
+		            $9::text[], $10::timestamptz[], $11::text[])
+		     AS t(key, guid, link, title, summary, content, author, categories, published_at, hash)
 		WHERE NOT EXISTS (SELECT 1 FROM items i WHERE i.key = t.key)
-		ON CONFLICT (key) DO NOTHING`,
-		feedID, c.key, c.guid, c.link, c.title, c.summary, c.content, c.author, c.categories, c.published)
+		ON CONFLICT (key) DO UPDATE SET title = EXCLUDED.title, summary = EXCLUDED.summary,
+		       content = EXCLUDED.content, author = EXCLUDED.author, content_hash = EXCLUDED.content_hash
+		WHERE unmatched_items.content_hash <> EXCLUDED.content_hash`,
+		feedID, c.key, c.guid, c.link, c.title, c.summary, c.content, c.author, c.categories, c.published, c.hash)
 	if err != nil {
 		return fmt.Errorf("keep unmatched items: %w", err)
 	}
@@ -97,11 +102,11 @@ func (s *Store) SaveRematch(ctx context.Context, found []Retained) (newItems int
 			}
 		}
 		for feedID, items := range byFeed {
-			n, m, err := tx.storeItems(ctx, feedID, items, FoundByRematch)
+			saved, m, err := tx.storeItems(ctx, feedID, items, FoundByRematch)
 			if err != nil {
 				return err
 			}
-			newItems += n
+			newItems += saved.NewItems
 			newMatches += m
 		}
 		if len(storedIDs) > 0 {

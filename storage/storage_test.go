@@ -144,15 +144,15 @@ func TestSavePollStoresEachItemOnce(t *testing.T) {
 	first := okPoll(a, item("https://x.example/1", "Haftar forces advance", "Haftar"), item("https://x.example/2", "Libya talks", "Libya"))
 	first.Items[1].GUID = "guid-2"
 	n, err := s.SavePoll(ctx, first)
-	if err != nil || n != 2 {
+	if err != nil || n.NewItems != 2 {
 		t.Fatalf("first poll: %d new, %v; want 2", n, err)
 	}
 	// The next poll sees the same items: nothing new.
-	if n, err := s.SavePoll(ctx, first); err != nil || n != 0 {
+	if n, err := s.SavePoll(ctx, first); err != nil || n.NewItems != 0 {
 		t.Fatalf("second poll: %d new, %v; want 0", n, err)
 	}
 	// Another feed carries item 1 under the same key: a sighting, not an item.
-	if n, err := s.SavePoll(ctx, okPoll(b, item("https://x.example/1", "Haftar forces advance (copy)", "Haftar"))); err != nil || n != 0 {
+	if n, err := s.SavePoll(ctx, okPoll(b, item("https://x.example/1", "Haftar forces advance (copy)", "Haftar"))); err != nil || n.NewItems != 0 {
 		t.Fatalf("other feed: %d new, %v; want 0", n, err)
 	}
 	// Same GUID in the same feed under a new link: the same item.
@@ -163,7 +163,7 @@ func TestSavePollStoresEachItemOnce(t *testing.T) {
 	if _, err := s.SavePoll(ctx, okPoll(a, withGUID)); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.SavePoll(ctx, okPoll(a, moved)); err != nil || n != 0 {
+	if n, err := s.SavePoll(ctx, okPoll(a, moved)); err != nil || n.NewItems != 0 {
 		t.Fatalf("moved link: %d new, %v; want 0", n, err)
 	}
 

@@ -32,6 +32,16 @@ type truth struct {
 	Trap     bool     `json:"trap"`
 	Lang     string   `json:"lang"`
 	Dup      string   `json:"dup"`
+	Story    string   `json:"story"`
+	CopyOf   string   `json:"copy_of"`
+}
+
+// cluster is the truth's story of an item: its original's, for a copy.
+func (t truth) cluster() string {
+	if t.CopyOf != "" {
+		return t.CopyOf
+	}
+	return t.Story
 }
 
 func main() {
@@ -149,6 +159,9 @@ func run() error {
 	for _, f := range fps {
 		fmt.Println("  false positive:", f)
 	}
+	if err := scoreStories(ctx, conn, items); err != nil {
+		return err
+	}
 	if en := byLang["en"]; en == nil || en.got != en.want || trapsStored+plainStored > 0 {
 		return fmt.Errorf("FAIL: every English mention must be stored and no trap or unrelated item")
 	}
@@ -196,4 +209,78 @@ func readFaults(path string) (map[string]bool, error) {
 		}
 	}
 	return out, nil
+}
+
+// scoreStories compares the stories wirewatch formed among the stored items
+// with the truth's, pair by pair: precision is the share of item pairs put
+// in one story that truly are one story; recall the share of true pairs
+// found.
+func scoreStories(ctx context.Context, conn *pgx.Conn, items []truth) error {
+	byLink := map[string]truth{}
+	for _, t := range items {
+		byLink[classify.CanonicalURL(t.Link)] = t
+	}
+	rows, err := conn.Query(ctx, `SELECT i.id, coalesce(i.story_id, 0), s.link FROM items i JOIN item_sightings s ON s.item_id = i.id`)
+	if err != nil {
+		return err
+	}
+	type stored struct {
+		story   int64
+		cluster string
+		lang    string
+	}
+	byItem := map[int64]*stored{}
+	unassigned := 0
+	var id, story int64
+	var link string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &story, &link}, func() error {
+		t, ok := byLink[classify.CanonicalURL(link)]
+		if !ok {
+			return nil
+		}
+		if byItem[id] == nil {
+			byItem[id] = &stored{story: story, cluster: t.cluster(), lang: t.Lang}
+			if story == 0 {
+				unassigned++
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	pairs := func(counts map[string]int) int {
+		n := 0
+		for _, c := range counts {
+			n += c * (c - 1) / 2
+		}
+		return n
+	}
+	score := func(label string, keep func(*stored) bool) {
+		pred, gold, both := map[string]int{}, map[string]int{}, map[string]int{}
+		n := 0
+		for _, s := range byItem {
+			if !keep(s) {
+				continue
+			}
+			n++
+			p := fmt.Sprint(s.story)
+			pred[p]++
+			gold[s.cluster]++
+			both[p+"|"+s.cluster]++
+		}
+		tp, pp, gp := pairs(both), pairs(pred), pairs(gold)
+		precision, recall := 1.0, 1.0
+		if pp > 0 {
+			precision = float64(tp) / float64(pp)
+		}
+		if gp > 0 {
+			recall = float64(tp) / float64(gp)
+		}
+		fmt.Printf("stories, %s: %d stored items in %d stories (truth: %d); pairs in one story %d, truly %d, both %d: "+
+			"pairwise precision %.4f, recall %.4f\n", label, n, len(pred), len(gold), pp, gp, tp, precision, recall)
+	}
+	score("all items", func(*stored) bool { return true })
+	score("English items", func(s *stored) bool { return s.lang == "en" })
+	fmt.Printf("stories: items without a story: %d\n", unassigned)
+	return nil
 }

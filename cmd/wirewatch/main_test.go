@@ -348,6 +348,55 @@ func TestPollAndQueryDemoFeeds(t *testing.T) {
 		}
 	}
 
+	// The wire story carried by four outlets is one story with its copies.
+	r = wirewatch(t, "", env, "matches", "--config", cfg, "--stories", "--format", "json", "--limit", "0")
+	if r.code != 0 {
+		t.Fatalf("matches --stories: exit %d\n%s", r.code, r.stderr)
+	}
+	storyOf := map[string]float64{}
+	outlets := map[float64]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var st map[string]any
+		if err := json.Unmarshal([]byte(line), &st); err != nil {
+			t.Fatal(err)
+		}
+		id := st["story_id"].(float64)
+		outlets[id] = st["outlets_count"].(float64)
+		for _, it := range st["items"].([]any) {
+			item := it.(map[string]any)
+			for _, key := range []string{"title", "link", "feed_url", "first_seen_at"} {
+				if _, ok := item[key]; !ok {
+					t.Errorf("story item lacks %q", key)
+				}
+			}
+			storyOf[classify.CanonicalURL(item["link"].(string))] = id
+		}
+	}
+	byStory := map[string][]string{}
+	for _, e := range expected {
+		if e.Story != "" && len(e.Watches) > 0 {
+			byStory[e.Story] = append(byStory[e.Story], classify.CanonicalURL(e.Link))
+		}
+	}
+	for story, links := range byStory {
+		first, ok := storyOf[links[0]]
+		if !ok {
+			t.Errorf("%s: %s is in no story", story, links[0])
+			continue
+		}
+		for _, l := range links[1:] {
+			if storyOf[l] != first {
+				t.Errorf("%s: %s is in story %v, not %v", story, l, storyOf[l], first)
+			}
+		}
+	}
+	if wire := storyOf[classify.CanonicalURL(byStory["wire-russia-assad-libya"][0])]; outlets[wire] != 4 {
+		t.Errorf("the wire story has %v outlets, want 4", outlets[wire])
+	}
+	if n := len(outlets); n >= len(got) {
+		t.Errorf("%d stories for %d matches: copies were not grouped", n, len(got))
+	}
+
 	// A second poll stores nothing new.
 	r = wirewatch(t, "", env, "poll", "--config", cfg)
 	if r.code != 0 || !strings.Contains(r.stdout, "; 0 new matches") {

@@ -30,7 +30,7 @@ func (s *stringsFlag) Set(v string) error {
 }
 
 func cmdMatches(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "matches", "matches [--since 24h] [--watch NAME]... [--unreviewed] [--mark-reviewed] [--limit N] [--format table|json|csv]")
+	fs := newFlags(e, "matches", "matches [--stories] [--since 24h] [--watch NAME]... [--unreviewed] [--mark-reviewed] [--limit N] [--format table|json|csv]")
 	cfgPath := configFlag(fs)
 	since := fs.String("since", "", "only matches first seen since `DURATION` ago (90m, 24h, 7d) or since a TIMESTAMP (2020-05-01, 2020-05-01T10:00:00Z)")
 	var watches stringsFlag
@@ -39,6 +39,7 @@ func cmdMatches(ctx context.Context, e *env, args []string) error {
 	markReviewed := fs.Bool("mark-reviewed", false, "mark the listed matches reviewed")
 	limit := fs.Int("limit", 100, "at most `N` matches (0 for all)")
 	format := fs.String("format", "table", "output format: table, json (one object per line) or csv")
+	stories := fs.Bool("stories", false, "one row per story (copies of one article in several outlets), newest first; --since, --watch, --unreviewed, --limit and --mark-reviewed apply to stories")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
@@ -54,6 +55,7 @@ func cmdMatches(ctx context.Context, e *env, args []string) error {
 		return usagef("--limit must not be negative")
 	}
 	write, ok := matchWriters[*format]
+	writeStories := storyWriters[*format]
 	if !ok {
 		return usagef("--format must be table, json or csv, not %q", *format)
 	}
@@ -68,18 +70,33 @@ func cmdMatches(ctx context.Context, e *env, args []string) error {
 	defer pool.Close()
 	store := storage.New(pool)
 
-	ms, err := store.Matches(ctx, filter)
-	if err != nil {
-		return err
-	}
-	if err := write(e.stdout, ms); err != nil {
-		return err
-	}
-	if *markReviewed && len(ms) > 0 {
-		ids := make([]int64, len(ms))
-		for i, m := range ms {
-			ids[i] = m.ItemID
+	var ids []int64
+	if *stories {
+		sts, err := store.Stories(ctx, filter)
+		if err != nil {
+			return err
 		}
+		if err := writeStories(e.stdout, sts); err != nil {
+			return err
+		}
+		for _, st := range sts {
+			for _, it := range st.Items {
+				ids = append(ids, it.ID)
+			}
+		}
+	} else {
+		ms, err := store.Matches(ctx, filter)
+		if err != nil {
+			return err
+		}
+		if err := write(e.stdout, ms); err != nil {
+			return err
+		}
+		for _, m := range ms {
+			ids = append(ids, m.ItemID)
+		}
+	}
+	if *markReviewed && len(ids) > 0 {
 		n, err := store.MarkReviewed(ctx, ids)
 		if err != nil {
 			return err
@@ -191,4 +208,48 @@ func firstSnippet(m storage.Match) string {
 		}
 	}
 	return ""
+}
+
+var storyWriters = map[string]func(io.Writer, []storage.Story) error{
+	"table": writeStoryTable,
+	"json":  writeStoryJSON,
+	"csv":   writeStoryCSV,
+}
+
+func writeStoryTable(w io.Writer, sts []storage.Story) error {
+	if len(sts) == 0 {
+		_, err := fmt.Fprintln(w, "no stories")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STORY\tFIRST SEEN\tLAST SEEN\tOUTLETS\tWATCHES\tTITLE\tCARRIED BY")
+	for _, st := range sts {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", st.ID, st.FirstSeenAt.Local().Format("2006-01-02 15:04"),
+			st.LastSeenAt.Local().Format("2006-01-02 15:04"), st.OutletsCount, strings.Join(st.Watches, ","),
+			clip(oneLine(st.Title), 80), clip(strings.Join(st.Outlets, ", "), 60))
+	}
+	return tw.Flush()
+}
+
+func writeStoryJSON(w io.Writer, sts []storage.Story) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, st := range sts {
+		if err := enc.Encode(st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeStoryCSV(w io.Writer, sts []storage.Story) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"story_id", "first_seen_at", "last_seen_at", "outlets_count", "outlets", "watches", "title", "link", "items"})
+	for _, st := range sts {
+		_ = cw.Write([]string{strconv.FormatInt(st.ID, 10), st.FirstSeenAt.UTC().Format(time.RFC3339),
+			st.LastSeenAt.UTC().Format(time.RFC3339), strconv.Itoa(st.OutletsCount), strings.Join(st.Outlets, ";"),
+			strings.Join(st.Watches, ";"), st.Title, st.Link, strconv.Itoa(len(st.Items))})
+	}
+	cw.Flush()
+	return cw.Error()
 }

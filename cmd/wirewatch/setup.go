@@ -180,7 +180,7 @@ func openPipeline(ctx context.Context, e *env, cfgPath string, migrate bool) (*p
 	}
 	p.sched = &ingest.Scheduler{
 		Poller: &ingest.Poller{Fetcher: ingest.NewFetcher(fetchOptions(cfg)), Matcher: matcher, Store: p.store,
-			KeepUnmatched: cfg.Retention.Unmatched > 0},
+			KeepUnmatched: cfg.Retention.Unmatched > 0, Stories: storyOptions(cfg)},
 		Log:         p.log,
 		Concurrency: cfg.Fetch.Concurrency,
 	}
@@ -197,4 +197,8 @@ func cleanRetention(ctx context.Context, cfg *config.Config, store *storage.Stor
 	case n > 0:
 		log.Info("retention cleanup", "unmatched_items_deleted", n, "older_than", cfg.Retention.Unmatched)
 	}
+}
+
+func storyOptions(cfg *config.Config) storage.StoryOptions {
+	return storage.StoryOptions{Window: cfg.Stories.Window.D(), Threshold: cfg.Stories.Similarity, Batch: 1000}
 }
