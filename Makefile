@@ -14,7 +14,7 @@ WIREWATCH := bin/wirewatch
 # Extra arguments for `make matches`, e.g. make matches ARGS='--since 24h --format json'
 ARGS     ?=
 
-.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check clean
+.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check bench-match bench-stories clean
 
 all: build
 
@@ -67,6 +67,15 @@ db-stop: $(DEVDB)
 # or FEEDFARM=path; skipped with a message without it).
 farm-check: build
 	bench/farm-check.sh
+
+# Matching throughput by number of terms, beside Go's regexp (see BENCHMARKS.md).
+bench-match:
+	$(GO) test -run XXX -bench . -benchtime 2s -count 6 -cpu 1 ./classify
+
+# Time to store a poll's new items with 10k, 100k and 1M items stored; takes
+# about half an hour, most of it generating the million rows.
+bench-stories: $(DEVDB)
+	$(DEVDB) with -- $(GO) test -run XXX -bench StoreNewItems -benchtime 100x -count 3 -timeout 90m ./storage
 
 clean:
 	rm -rf bin

@@ -147,9 +147,10 @@ func (s *Store) storeItems(ctx context.Context, feedID int64, items []Item, foun
 	rows, err := s.db.Query(ctx, `
 		SELECT k.ord, i.id, i.content_hash
 		FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(key, guid, ord)
-		JOIN items i ON i.id = coalesce(
-			(SELECT s.item_id FROM item_sightings s WHERE s.feed_id = $1 AND s.guid = k.guid AND k.guid <> '' LIMIT 1),
-			(SELECT i.id FROM items i WHERE i.key = k.key))`, feedID, keys, guids)
+		CROSS JOIN LATERAL (SELECT coalesce(
+			(SELECT s.item_id FROM item_sightings s WHERE s.feed_id = $1 AND s.guid = k.guid AND s.guid <> '' LIMIT 1),
+			(SELECT i.id FROM items i WHERE i.key = k.key)) AS id) found
+		JOIN items i ON i.id = found.id`, feedID, keys, guids)
 	if err != nil {
 		return Saved{}, 0, fmt.Errorf("look up items: %w", err)
 	}

@@ -153,20 +153,25 @@ func (s *Store) assignBatch(ctx context.Context, opts StoryOptions) (int, error)
 		}
 		cands := make([][]candidate, len(pending))
 		if len(pids) > 0 {
+			// Only the band condition is in the inner query, so the band
+			// index is the one way in; the rest is checked below.
 			rows, err := tx.db.Query(ctx, `
 				SELECT x.p, c.story_id, c.signature, c.at
 				FROM unnest($1::bigint[], $2::text[]) AS x(p, bands)
 				CROSS JOIN LATERAL (
 					SELECT i.story_id, i.signature, `+storyTime+` AS at FROM items i
-					WHERE i.bands && x.bands::bigint[] AND i.story_id IS NOT NULL AND `+storyTime+` >= $3) c`,
-				pids, pbands, oldest.Add(-opts.Window))
+					WHERE i.bands && x.bands::bigint[]) c`, pids, pbands)
 			if err != nil {
 				return fmt.Errorf("find story candidates: %w", err)
 			}
-			var p, story int64
+			var p int64
+			var story *int64
 			if _, err := pgx.ForEachRow(rows, []any{&p, &story, &raw, &seen}, func() error {
+				if story == nil || seen.Before(oldest.Add(-opts.Window)) {
+					return nil // pending itself, or too old
+				}
 				if sig, ok := classify.SignatureFromBytes(raw); ok {
-					cands[p] = append(cands[p], candidate{story, sig, seen})
+					cands[p] = append(cands[p], candidate{*story, sig, seen})
 				}
 				return nil
 			}); err != nil {

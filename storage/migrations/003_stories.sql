@@ -21,7 +21,9 @@ ALTER TABLE items
 
 ALTER TABLE stories ADD FOREIGN KEY (origin_item_id) REFERENCES items (id) ON DELETE CASCADE;
 
-CREATE INDEX items_bands ON items USING gin (bands);
+-- fastupdate off: a pending list would be scanned in full by every lookup,
+-- and lookups happen on every poll that stores something.
+CREATE INDEX items_bands ON items USING gin (bands) WITH (fastupdate = off);
 CREATE INDEX items_story_id ON items (story_id);
 CREATE INDEX items_unassigned ON items (id) WHERE story_id IS NULL;
 
