@@ -90,6 +90,16 @@ func Fingerprint(title, text string) (Signature, bool) {
 	return sig, true
 }
 
+// StoryText is the text of an item that its fingerprint is made of, beside
+// its title: its content, or its summary when it has no content (a summary
+// is often the content's first sentence).
+func StoryText(summary, content string) string {
+	if len(content) > len(summary) {
+		return content
+	}
+	return summary
+}
+
 // Similarity estimates the Jaccard similarity of the texts behind two
 // signatures: the share of MinHash values they agree on.
 func Similarity(a, b *Signature) float64 {

@@ -168,7 +168,7 @@ func (p *Poller) classify(feed storage.Feed, parsed *Feed) (matched, unmatched [
 			si.Snippets[w] = truncate(snip, 1000)
 		}
 		matched = append(matched, si)
-		bodies = append(bodies, bodyText(summary, content))
+		bodies = append(bodies, classify.StoryText(summary, content))
 	}
 	if len(matched) == 0 {
 		return matched, unmatched
@@ -181,7 +181,7 @@ func (p *Poller) classify(feed storage.Feed, parsed *Feed) (matched, unmatched [
 	for _, it := range parsed.Items {
 		if id := it.GUID + "\x00" + it.Link; !keys[id] {
 			keys[id] = true
-			all = append(all, bodyText(classify.StripHTML(it.Summary), classify.StripHTML(it.Content)))
+			all = append(all, classify.StoryText(classify.StripHTML(it.Summary), classify.StripHTML(it.Content)))
 		}
 	}
 	bp := classify.FindBoilerplate(all, max(2, len(all)/5))
@@ -191,16 +191,6 @@ func (p *Poller) classify(feed storage.Feed, parsed *Feed) (matched, unmatched [
 		}
 	}
 	return matched, unmatched
-}
-
-// bodyText is the text an item's fingerprint is made of: its content, or
-// its summary when it has no content (a summary is often the content's
-// first sentence).
-func bodyText(summary, content string) string {
-	if len(content) > len(summary) {
-		return content
-	}
-	return summary
 }
 
 func truncateAll(ss []string, n int) []string {

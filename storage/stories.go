@@ -105,12 +105,19 @@ func (s *Store) assignBatch(ctx context.Context, opts StoryOptions) (int, error)
 			return nil // another poll is assigning, and takes new items until none are left
 		}
 		// The band index is the only sensible way to the candidates; on a
-		// young table the planner's statistics may make it scan instead.
+		// young table the planner's statistics may make it scan instead,
+		// which costs a comparison of arrays with every stored item.
 		if _, err := tx.db.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
 			return err
 		}
+		// Items stored without a fingerprint (before stories existed) get
+		// one from their stored text.
 		rows, err := tx.db.Query(ctx, `
-			SELECT id, signature, bands, `+storyTime+` FROM items i
+			SELECT id, signature, bands, `+storyTime+`,
+			       CASE WHEN signature IS NULL THEN title END,
+			       CASE WHEN signature IS NULL THEN summary END,
+			       CASE WHEN signature IS NULL THEN content END
+			FROM items i
 			WHERE story_id IS NULL ORDER BY id LIMIT $1`, opts.Batch)
 		if err != nil {
 			return err
@@ -120,9 +127,17 @@ func (s *Store) assignBatch(ctx context.Context, opts StoryOptions) (int, error)
 		var bands []int64
 		var seen time.Time
 		var id int64
-		if _, err := pgx.ForEachRow(rows, []any{&id, &raw, &bands, &seen}, func() error {
+		var title, summary, content *string
+		var backfill []*pendingItem
+		if _, err := pgx.ForEachRow(rows, []any{&id, &raw, &bands, &seen, &title, &summary, &content}, func() error {
 			p := &pendingItem{id: id, bands: slices.Clone(bands), at: seen}
 			p.sig, p.hasSig = classify.SignatureFromBytes(raw)
+			if raw == nil && title != nil {
+				if p.sig, p.hasSig = classify.Fingerprint(*title, classify.StoryText(*summary, *content)); p.hasSig {
+					p.bands = p.sig.Bands()
+					backfill = append(backfill, p)
+				}
+			}
 			pending = append(pending, p)
 			return nil
 		}); err != nil {
@@ -131,9 +146,22 @@ func (s *Store) assignBatch(ctx context.Context, opts StoryOptions) (int, error)
 		if len(pending) == 0 {
 			return nil
 		}
+		if len(backfill) > 0 {
+			ids := make([]int64, len(backfill))
+			sigs := make([][]byte, len(backfill))
+			lits := make([]string, len(backfill))
+			for i, p := range backfill {
+				ids[i], sigs[i], lits[i] = p.id, p.sig.Bytes(), arrayLiteral(p.bands)
+			}
+			if _, err := tx.db.Exec(ctx, `UPDATE items SET signature = t.sig, bands = t.bands::bigint[]
+				FROM unnest($1::bigint[], $2::bytea[], $3::text[]) AS t(id, sig, bands) WHERE items.id = t.id`,
+				ids, sigs, lits); err != nil {
+				return fmt.Errorf("fingerprint items: %w", err)
+			}
+		}
 
 		// Candidates already in a story: the items sharing a band with a
-		// pending one, first seen within the window before it.
+		// pending one and published within the window of the oldest.
 		var pids []int64
 		var pbands []string
 		oldest := pending[0].at

@@ -137,3 +137,34 @@ func TestEditedItemIsUpdatedInPlace(t *testing.T) {
 		t.Fatalf("unchanged item updated: %+v", saved)
 	}
 }
+
+// Items stored before stories existed have no fingerprint: they get one
+// from their stored text when they are assigned.
+func TestStoriesBackfillFingerprints(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := storagetest.MigratedSchema(t)
+	s := storage.New(pool)
+	a, b := newFeed(t, s, "https://a.example/rss"), newFeed(t, s, "https://b.example/rss")
+	old := func(key, title string) storage.Item {
+		it := item(key, title, "Libya")
+		it.Content = body
+		return it
+	}
+	if _, err := s.SavePoll(ctx, okPoll(a, old("https://a.example/1", "US says Russia working with Assad"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SavePoll(ctx, okPoll(b, old("https://b.example/1", "UPDATE 1-US says Russia working with Assad"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AssignStories(ctx, stories); err != nil {
+		t.Fatal(err)
+	}
+	if storyOf(t, s, "https://a.example/1") != storyOf(t, s, "https://b.example/1") {
+		t.Fatal("the two copies are in different stories")
+	}
+	var missing int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM items WHERE signature IS NULL OR bands IS NULL").Scan(&missing); err != nil || missing != 0 {
+		t.Fatalf("%d items without a fingerprint, %v", missing, err)
+	}
+}
