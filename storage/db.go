@@ -67,6 +67,12 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "wirewatch"
 	}
+	// Every query wirewatch runs is short; on a large table the planner's
+	// estimates can still cross jit_above_cost, and compiling a plan then
+	// takes a hundred times longer than running it.
+	if _, ok := cfg.ConnConfig.RuntimeParams["jit"]; !ok {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)

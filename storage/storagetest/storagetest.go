@@ -101,6 +101,7 @@ func open(t testing.TB, u string) *pgxpool.Pool {
 		t.Fatalf("parse DATABASE_URL: %v", err)
 	}
 	cfg.MaxConns = 32
+	cfg.ConnConfig.RuntimeParams["jit"] = "off" // as storage.Open sets it
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("connect to DATABASE_URL: %v", err)
