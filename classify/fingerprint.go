@@ -7,7 +7,7 @@ import (
 
 // Stories: copies of one wire story in several outlets carry retouched
 // headlines and the same (or a trimmed) body. A MinHash signature over the
-// word 3-shingles of the normalized text estimates how much two items share
+// word 5-shingles of the normalized text estimates how much two items share
 // (Jaccard similarity); locality-sensitive hashing over bands of the
 // signature finds the candidates worth comparing through an index.
 

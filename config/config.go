@@ -91,9 +91,24 @@ type Fetch struct {
 	AllowPrivateNetworks bool     `yaml:"allow_private_networks"`
 	Timeout              Duration `yaml:"timeout"`
 	MaxBodySize          ByteSize `yaml:"max_body_size"`
-	// Concurrency bounds the number of feeds fetched at once.
+	// Concurrency bounds the number of feeds polled at once.
 	Concurrency int    `yaml:"concurrency"`
 	UserAgent   string `yaml:"user_agent"`
+	// PerHostConcurrency bounds the requests in flight to one host, and
+	// PerHostInterval is the least time between the starts of two requests
+	// to it: many feeds on one publisher must not look like an attack.
+	PerHostConcurrency int      `yaml:"per_host_concurrency"`
+	PerHostInterval    Duration `yaml:"per_host_interval"`
+	// MaxBackoff caps the wait before a failing feed is tried again; a feed
+	// is never given up on for failing.
+	MaxBackoff Duration `yaml:"max_backoff"`
+	// MaxInterval caps how far a feed's own hints (Cache-Control, Expires,
+	// ttl, sy:updatePeriod) may stretch its interval.
+	MaxInterval Duration `yaml:"max_interval"`
+	// UnconditionalEvery is how often a feed is fetched without its ETag and
+	// Last-Modified, for servers that keep a validator after a change; 0
+	// never.
+	UnconditionalEvery Duration `yaml:"unconditional_every"`
 }
 
 // Retention says how long data that is not a match is kept.
@@ -109,7 +124,7 @@ type Stories struct {
 	// Window: only items first seen this close together are compared.
 	Window Duration `yaml:"window"`
 	// Similarity is the share of their text two items must have in common
-	// (estimated Jaccard similarity of word 3-shingles, 0 to 1).
+	// (estimated Jaccard similarity of word 5-shingles, 0 to 1).
 	Similarity float64 `yaml:"similarity"`
 }
 
@@ -129,6 +144,12 @@ func Default() *Config {
 			Timeout:     Duration(30 * time.Second),
 			MaxBodySize: 16 << 20,
 			Concurrency: 16,
+
+			PerHostConcurrency: 2,
+			PerHostInterval:    Duration(250 * time.Millisecond),
+			MaxBackoff:         Duration(24 * time.Hour),
+			MaxInterval:        Duration(6 * time.Hour),
+			UnconditionalEvery: Duration(24 * time.Hour),
 		},
 		Log:             Log{Level: "info", Format: "text"},
 		ShutdownTimeout: Duration(30 * time.Second),
@@ -280,6 +301,21 @@ func (c *Config) Validate() error {
 	}
 	if c.Fetch.Concurrency < 1 {
 		add("fetch.concurrency", "must be at least 1")
+	}
+	if c.Fetch.PerHostConcurrency < 1 {
+		add("fetch.per_host_concurrency", "must be at least 1")
+	}
+	if c.Fetch.PerHostInterval < 0 {
+		add("fetch.per_host_interval", "must not be negative (0 for no gap)")
+	}
+	if c.Fetch.MaxBackoff < Duration(time.Minute) {
+		add("fetch.max_backoff", "must be at least 1m, for example 24h")
+	}
+	if c.Fetch.MaxInterval < 0 {
+		add("fetch.max_interval", "must not be negative (0 ignores the feeds' own hints)")
+	}
+	if c.Fetch.UnconditionalEvery < 0 {
+		add("fetch.unconditional_every", "must not be negative (0 never)")
 	}
 	if c.Database.MaxConns < 0 {
 		add("database.max_conns", "must not be negative")

@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kinds of poll failure, as stored in polls.error_kind and feeds.last_error_kind.
@@ -14,6 +15,7 @@ const (
 	KindTLS      = "tls"       // certificate or handshake failure
 	KindNetwork  = "network"   // the connection failed another way (reset, closed mid-body)
 	KindHTTP     = "http"      // the server answered with a non-2xx status
+	KindGone     = "gone"      // the server answered 410 Gone: the feed was removed
 	KindRedirect = "redirect"  // too many redirects or a loop
 	KindTooLarge = "too_large" // the body passed fetch.max_body_size
 	KindBlocked  = "blocked"   // a non-public address, refused by the SSRF guard
@@ -27,11 +29,14 @@ const (
 type FetchError struct {
 	Kind   string
 	Status int // HTTP status, when the server answered
-	Err    error
+	// RetryAfter is when a server that answered 429 or 503 asked to be
+	// asked again (Retry-After); zero when it did not say.
+	RetryAfter time.Time
+	Err        error
 }
 
 func (e *FetchError) Error() string {
-	if e.Kind == KindHTTP {
+	if e.Kind == KindHTTP || e.Kind == KindGone {
 		return e.Err.Error()
 	}
 	return fmt.Sprintf("%s: %v", e.Kind, e.Err)
@@ -49,4 +54,11 @@ func ErrorKind(err error) string {
 		return fe.Kind
 	}
 	return KindNetwork
+}
+
+// asFetchError sets *target to err's *FetchError, if it has one.
+func asFetchError(err error, target **FetchError) {
+	if err != nil {
+		errors.As(err, target)
+	}
 }

@@ -24,6 +24,8 @@ type FetchOptions struct {
 	Timeout              time.Duration // whole request, body included
 	MaxBodySize          int64         // after decompression
 	AllowPrivateNetworks bool
+	PerHostConcurrency   int           // requests in flight to one host; 0 means 2
+	PerHostInterval      time.Duration // least time between the starts of two requests to one host
 }
 
 // Fetcher fetches feeds with one shared HTTP client, so connections to a
@@ -32,6 +34,7 @@ type Fetcher struct {
 	client  *http.Client
 	opts    FetchOptions
 	headers http.Header
+	hosts   *hostLimiter
 }
 
 // NewFetcher returns a Fetcher with the limits in opts.
@@ -74,7 +77,15 @@ func NewFetcher(opts FetchOptions) *Fetcher {
 		},
 		opts:    opts,
 		headers: h,
+		hosts:   newHostLimiter(cmpOr(opts.PerHostConcurrency, 2), opts.PerHostInterval),
 	}
+}
+
+func cmpOr(v, fallback int) int {
+	if v > 0 {
+		return v
+	}
+	return fallback
 }
 
 // Validators are what a conditional request sends back to the server.
@@ -91,6 +102,12 @@ type Response struct {
 	ContentType string
 	Validators  Validators // the new ones to store
 	FinalURL    string     // after redirects
+	// MovedTo is FinalURL when every redirect on the way was permanent
+	// (301 or 308): the feed says it lives there now.
+	MovedTo string
+	// CacheFor is how long the server says the response stays fresh
+	// (Cache-Control max-age, or Expires); 0 when it says nothing.
+	CacheFor time.Duration
 }
 
 // Fetch gets the feed at rawURL. With validators from the last poll it makes
@@ -119,13 +136,24 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*Resp
 	if v.LastModified != "" {
 		req.Header.Set("If-Modified-Since", v.LastModified)
 	}
+	// Redirects to other hosts are not counted against them; the first
+	// host is the one a feed list repeats.
+	host := u.Host
+	if err := f.hosts.acquire(ctx, host); err != nil {
+		return nil, &FetchError{Kind: KindCanceled, Err: err}
+	}
+	status := 0
+	defer func() { f.hosts.release(host, status) }()
 	resp, err := f.client.Do(req)
 	if err != nil {
 		return nil, classifyError(ctx, err)
 	}
 	defer resp.Body.Close()
+	status = resp.StatusCode
 
 	out := &Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), FinalURL: resp.Request.URL.String()}
+	out.MovedTo = movedTo(resp)
+	out.CacheFor = cacheLifetime(resp.Header, time.Now())
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
 		out.NotModified = true
@@ -134,7 +162,14 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*Resp
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		// Drain a little so the connection can be reused.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return out, &FetchError{Kind: KindHTTP, Status: resp.StatusCode, Err: fmt.Errorf("HTTP %s", resp.Status)}
+		fe := &FetchError{Kind: KindHTTP, Status: resp.StatusCode, Err: fmt.Errorf("HTTP %s", resp.Status)}
+		switch resp.StatusCode {
+		case http.StatusGone:
+			fe.Kind = KindGone
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+			fe.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		}
+		return out, fe
 	}
 	// The transport has already undone gzip, so the cap applies to the
 	// decompressed size: a small compressed bomb stops here.

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/wirewatch/wirewatch/classify"
 	"github.com/wirewatch/wirewatch/storage"
 )
@@ -29,6 +31,8 @@ type Poller struct {
 	KeepUnmatched bool
 	// Stories says how near-duplicates are grouped.
 	Stories storage.StoryOptions
+	// Policy plans each feed's next poll.
+	Policy Policy
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
@@ -46,27 +50,35 @@ type Report struct {
 	Duration   time.Duration
 	Err        error // why the feed failed (recorded in the poll row)
 	StoryErr   error // story assignment failed; retried with the next new items
+
+	NextPollAt time.Time  // when the feed is due again
+	NotBefore  *time.Time // its server asked not to be asked before this
+	Gone       bool       // it answered 410 Gone
+	MovedTo    string     // this poll moved it to a new URL (permanent redirects)
 }
 
-// Poll polls feed once and records the outcome. A feed that fails (network,
-// HTTP, parse) is recorded as failed and returns a Report with Err set and a
-// nil error; the returned error is for failures to record anything at all,
-// such as a database that went away.
-func (p *Poller) Poll(ctx context.Context, feed storage.Feed) (Report, error) {
+// Poll polls feed once and records the outcome, with the feed's next turn
+// on sched (nil: every 15 minutes) planned from what the server said; due
+// is when this poll was due (nil: out of schedule). A feed that fails
+// (network, HTTP, parse) is recorded as failed and returns a Report with
+// Err set and a nil error; the returned error is for failures to record
+// anything at all, such as a database that went away.
+func (p *Poller) Poll(ctx context.Context, feed storage.Feed, sched cron.Schedule, due *time.Time) (Report, error) {
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now
 	}
 	started := now()
 	rep := Report{Feed: feed}
-	rec := storage.Poll{FeedID: feed.ID, StartedAt: started}
+	rec := storage.Poll{FeedID: feed.ID, StartedAt: started, DueAt: due}
 
 	var (
 		resp *Response
 		err  error
 	)
-	validators := Validators{ETag: feed.ETag, LastModified: feed.LastModified}
-	resp, err = p.Fetcher.Fetch(ctx, feed.URL, validators)
+	validators, unconditional := p.Policy.validatorsFor(feed, started)
+	rec.Unconditional = unconditional
+	resp, err = p.Fetcher.Fetch(ctx, feed.PollURL(), validators)
 	if resp != nil {
 		rec.HTTPStatus = resp.Status
 		rec.Bytes = int64(len(resp.Body))
@@ -97,7 +109,9 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed) (Report, error) {
 		rec.ErrorKind = ErrorKind(err)
 		rec.Error = truncate(err.Error(), 1000)
 	}
+	o := outcome{failed: err != nil, err: err, resp: resp}
 	if parsed != nil {
+		o.parsed, o.ttl = true, feedTTL(resp.Body)
 		rec.Outcome = storage.OutcomeOK
 		rec.ItemsSeen = len(parsed.Items)
 		rec.ETag, rec.LastModified, rec.BodyHash = resp.Validators.ETag, resp.Validators.LastModified, bodyHash
@@ -105,6 +119,7 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed) (Report, error) {
 		rec.Items, rec.Unmatched = p.classify(feed, parsed)
 	}
 	rec.Duration = now().Sub(started)
+	p.Policy.plan(&rec, feed, sched, now(), o)
 
 	saved, saveErr := p.Store.SavePoll(ctx, rec)
 	if saveErr != nil {
@@ -123,13 +138,14 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed) (Report, error) {
 	rep.Updated = saved.UpdatedItems
 	rep.Outcome, rep.HTTPStatus, rep.Bytes, rep.ItemsSeen = rec.Outcome, rec.HTTPStatus, rec.Bytes, rec.ItemsSeen
 	rep.Matched, rep.NewMatches, rep.Duration, rep.Err = len(rec.Items), newMatches, rec.Duration, err
+	rep.NextPollAt, rep.NotBefore, rep.Gone, rep.MovedTo = rec.NextPollAt, rec.NotBefore, rec.Gone, rec.RedirectedTo
 	return rep, nil
 }
 
 // classify matches every item and returns the matching ones and, when
 // they are kept, the others; each once per identity key.
 func (p *Poller) classify(feed storage.Feed, parsed *Feed) (matched, unmatched []storage.Item) {
-	base := baseURL(feed.URL, parsed.SiteURL)
+	base := baseURL(feed.PollURL(), parsed.SiteURL)
 	seen := map[string]bool{}
 	var bodies []string // of the matched items, for their fingerprints
 	for _, it := range parsed.Items {

@@ -107,7 +107,7 @@ func poll(t *testing.T, p *Poller, id int64) Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := p.Poll(context.Background(), f)
+	rep, err := p.Poll(context.Background(), f, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestPollAllBadFeedsDoNotStopOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := s.PollAll(ctx, feeds)
+	sum, err := s.PollAll(ctx, onSchedule(feeds, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,16 +296,25 @@ func TestRunStopsMidPollWithoutPartialWrites(t *testing.T) {
 		t.Fatalf("the interrupted poll left a record: %+v", slowFeed)
 	}
 	close(release)
-	if _, err := s.PollAll(ctx, feeds); err != nil {
+	if _, err := s.PollAll(ctx, scheduled); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PollAll(ctx, feeds); err != nil {
+	if _, err := s.PollAll(ctx, scheduled); err != nil {
 		t.Fatal(err)
 	}
 	var items int
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&items); err != nil || items != 2 {
 		t.Fatalf("items = %d (%v), want 2", items, err)
 	}
+}
+
+// onSchedule pairs feeds with one schedule (nil: every 15 minutes).
+func onSchedule(feeds []storage.Feed, sched cron.Schedule) []ScheduledFeed {
+	out := make([]ScheduledFeed, len(feeds))
+	for i, f := range feeds {
+		out[i] = ScheduledFeed{Feed: f, Schedule: sched}
+	}
+	return out
 }
 
 func waitFor(t *testing.T, cond func() bool) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,12 +22,23 @@ type ScheduledFeed struct {
 	Spec     string // as configured, for logs
 }
 
-// Scheduler runs polls: once over every feed (PollAll), or on each feed's
-// cron schedule until stopped (Run). At most Concurrency polls run at once.
+// Scheduler runs polls: once over every feed (PollAll), or each feed on its
+// schedule until stopped (Run). Feeds are claimed through the database, so
+// several instances (or a `wirewatch poll` beside a daemon) never poll one
+// feed at the same time, and at most Concurrency polls run at once here.
 type Scheduler struct {
 	Poller      *Poller
 	Log         *slog.Logger
 	Concurrency int
+	// Owner names this instance in its claims; host name and process id
+	// when empty.
+	Owner string
+	// Lease is how long a claim holds unless renewed; an instance renews
+	// its claims while their polls run, so this is how long the feeds of
+	// an instance that died wait for another (default 2 minutes).
+	Lease time.Duration
+
+	ownerOnce sync.Once
 }
 
 // Summary counts the outcomes of a pass over the feeds.
@@ -34,29 +47,51 @@ type Summary struct {
 	OK          int
 	NotModified int
 	Failed      int
+	Skipped     int // not polled: claimed elsewhere, asked to wait (Retry-After) or gone
 	NewMatches  int
 	Duration    time.Duration
 }
 
-// pollOne re-reads the feed's state (another poll, or another instance, may
-// have advanced it), polls it, and logs one line about it: the boundary of
-// the feed job. The error is only for failures to record the poll.
-func (s *Scheduler) pollOne(ctx context.Context, id int64) (Report, error) {
-	feed, err := s.Poller.Store.Feed(ctx, id)
-	if err != nil {
-		s.Log.Error("poll not run", "feed_id", id, "error", err)
-		return Report{}, err
+const defaultLease = 2 * time.Minute
+
+func (s *Scheduler) owner() string {
+	s.ownerOnce.Do(func() {
+		if s.Owner == "" {
+			host, _ := os.Hostname()
+			s.Owner = host + ":" + strconv.Itoa(os.Getpid())
+		}
+	})
+	return s.Owner
+}
+
+func (s *Scheduler) lease() time.Duration {
+	if s.Lease <= 0 {
+		return defaultLease
 	}
-	rep, err := s.Poller.Poll(ctx, feed)
+	return s.Lease
+}
+
+// pollOne polls a claimed feed and logs one line about it: the boundary of
+// the feed job. The error is only for failures to record the poll.
+func (s *Scheduler) pollOne(ctx context.Context, feed storage.Feed, sched cron.Schedule, due *time.Time) (Report, error) {
+	rep, err := s.Poller.Poll(ctx, feed, sched, due)
 	log := s.Log.With("feed", feed.DisplayName(), "url", feed.URL)
 	switch {
 	case err != nil && IsShutdown(err):
 		log.Info("poll interrupted by shutdown; it will run again at the next start")
 	case err != nil:
 		log.Error("poll not recorded", "error", err)
+	case rep.Gone:
+		log.Warn("feed gone: the server answered 410 Gone; asked again weekly, remove it from the config",
+			"next_poll", rep.NextPollAt.Round(time.Second))
 	case rep.Err != nil:
-		log.Warn("poll failed", "kind", ErrorKind(rep.Err), "http_status", rep.HTTPStatus, "error", rep.Err,
-			"consecutive_failures", feed.ConsecutiveFailures+1, "duration", rep.Duration.Round(time.Millisecond))
+		args := []any{"kind", ErrorKind(rep.Err), "http_status", rep.HTTPStatus, "error", rep.Err,
+			"consecutive_failures", feed.ConsecutiveFailures + 1, "duration", rep.Duration.Round(time.Millisecond),
+			"next_poll", rep.NextPollAt.Round(time.Second)}
+		if rep.NotBefore != nil {
+			args = append(args, "retry_after", rep.NotBefore.Round(time.Second))
+		}
+		log.Warn("poll failed", args...)
 	default:
 		level := slog.LevelDebug
 		if rep.NewMatches > 0 {
@@ -64,7 +99,10 @@ func (s *Scheduler) pollOne(ctx context.Context, id int64) (Report, error) {
 		}
 		log.Log(ctx, level, "polled", "outcome", rep.Outcome, "http_status", rep.HTTPStatus, "bytes", rep.Bytes,
 			"items", rep.ItemsSeen, "matched", rep.Matched, "new_matches", rep.NewMatches, "updated", rep.Updated,
-			"duration", rep.Duration.Round(time.Millisecond))
+			"duration", rep.Duration.Round(time.Millisecond), "next_poll", rep.NextPollAt.Round(time.Second))
+	}
+	if err == nil && rep.MovedTo != "" {
+		log.Warn("feed moved permanently: polling its new URL from now on; update the config", "new_url", rep.MovedTo)
 	}
 	if rep.StoryErr != nil {
 		log.Warn("stories not assigned; the next poll with new items retries", "error", rep.StoryErr)
@@ -72,11 +110,76 @@ func (s *Scheduler) pollOne(ctx context.Context, id int64) (Report, error) {
 	return rep, err
 }
 
-// PollAll polls every feed once, Concurrency at a time, and returns when all
-// are done. Feeds that fail are recorded and counted; the error reports
-// polls that could not be recorded (the database went away) or a
-// cancellation.
-func (s *Scheduler) PollAll(ctx context.Context, feeds []storage.Feed) (Summary, error) {
+// claims tracks this instance's polls in flight and renews their leases.
+type claims struct {
+	mu  sync.Mutex
+	ids map[int64]bool
+}
+
+func (c *claims) add(id int64) {
+	c.mu.Lock()
+	c.ids[id] = true
+	c.mu.Unlock()
+}
+
+func (c *claims) remove(id int64) {
+	c.mu.Lock()
+	delete(c.ids, id)
+	c.mu.Unlock()
+}
+
+func (c *claims) list() []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]int64, 0, len(c.ids))
+	for id := range c.ids {
+		out = append(out, id)
+	}
+	return out
+}
+
+func (c *claims) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.ids)
+}
+
+// renew extends the leases of the polls in flight every third of a lease
+// until ctx is done.
+func (s *Scheduler) renew(ctx context.Context, c *claims) {
+	t := time.NewTicker(s.lease() / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if ids := c.list(); len(ids) > 0 {
+				if err := s.Poller.Store.RenewLeases(ctx, s.owner(), ids, s.lease()); err != nil && ctx.Err() == nil {
+					s.Log.Warn("claims not renewed; another instance may poll these feeds too", "feeds", len(ids), "error", err)
+				}
+			}
+		}
+	}
+}
+
+// release gives back the claims of polls that ended without a record (a
+// shutdown), so that the feeds need not wait for their leases to run out.
+func (s *Scheduler) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Poller.Store.ReleaseLeases(ctx, s.owner(), nil); err != nil {
+		s.Log.Warn("claims not released; their feeds wait for the leases to run out", "error", err)
+	}
+}
+
+// PollAll polls every feed once, now, whatever its schedule, Concurrency at
+// a time, and returns when all are done. A feed is skipped when another
+// instance is polling it, when its server asked for a pause (Retry-After)
+// that has not ended, or when it is gone (410) and not due for its weekly
+// check. Feeds that fail are recorded and counted; the error reports polls
+// that could not be recorded (the database went away) or a cancellation.
+func (s *Scheduler) PollAll(ctx context.Context, feeds []ScheduledFeed) (Summary, error) {
 	start := time.Now()
 	sum := Summary{Feeds: len(feeds)}
 	var (
@@ -84,6 +187,10 @@ func (s *Scheduler) PollAll(ctx context.Context, feeds []storage.Feed) (Summary,
 		errs []error
 		wg   sync.WaitGroup
 	)
+	inFlight := &claims{ids: map[int64]bool{}}
+	renewCtx, stopRenew := context.WithCancel(ctx)
+	defer stopRenew()
+	go s.renew(renewCtx, inFlight)
 	sem := make(chan struct{}, max(1, s.Concurrency))
 	for _, f := range feeds {
 		select {
@@ -97,12 +204,21 @@ func (s *Scheduler) PollAll(ctx context.Context, feeds []storage.Feed) (Summary,
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			rep, err := s.pollOne(ctx, f.ID)
+			feed, refused, err := s.Poller.Store.Claim(ctx, s.owner(), f.Feed.ID, time.Now(), s.lease())
+			var rep Report
+			if err == nil && refused == "" {
+				inFlight.add(feed.ID)
+				rep, err = s.pollOne(ctx, feed, f.Schedule, nil)
+				inFlight.remove(feed.ID)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case err != nil:
-				errs = append(errs, fmt.Errorf("%s: %w", f.URL, err))
+				errs = append(errs, fmt.Errorf("%s: %w", f.Feed.URL, err))
+			case refused != "":
+				sum.Skipped++
+				s.logSkipped(f.Feed, refused)
 			case rep.Err != nil:
 				sum.Failed++
 			case rep.Outcome == storage.OutcomeNotModified:
@@ -114,12 +230,15 @@ func (s *Scheduler) PollAll(ctx context.Context, feeds []storage.Feed) (Summary,
 		}()
 	}
 	wg.Wait()
+	stopRenew()
 	if ctx.Err() == nil {
 		// Polls skip story assignment while another runs; catch up on
 		// whatever the last of them left.
 		if _, err := s.Poller.Store.AssignStories(ctx, s.Poller.Stories); err != nil {
 			s.Log.Warn("stories not assigned; the next poll retries", "error", err)
 		}
+	} else {
+		s.release()
 	}
 	sum.Duration = time.Since(start)
 	if ctx.Err() != nil {
@@ -131,91 +250,140 @@ func (s *Scheduler) PollAll(ctx context.Context, feeds []storage.Feed) (Summary,
 	return sum, nil
 }
 
-// Run polls each feed on its schedule until ctx is done. Feeds that missed a
-// scheduled poll while the daemon was down (or were never polled) are polled
-// at once. A feed's job never overlaps itself, and a panic in one job is
-// logged, not fatal.
+func (s *Scheduler) logSkipped(f storage.Feed, why string) {
+	log := s.Log.With("feed", f.DisplayName(), "url", f.URL)
+	switch why {
+	case storage.RefusedRetry:
+		log.Info("skipped: its server asked not to be polled yet (Retry-After)")
+	case storage.RefusedGone:
+		log.Info("skipped: the feed is gone (410); remove it from the config")
+	case storage.RefusedClaimed:
+		log.Info("skipped: another wirewatch instance is polling it")
+	default:
+		log.Info("skipped", "reason", why)
+	}
+}
+
+// Run polls each feed when it is due until ctx is done. A feed is due at
+// its next turn on its cron schedule (spread across the interval, see
+// Policy), later when it failed (backoff), when its server asked for a
+// pause (Retry-After) or for less frequent polls (Cache-Control, ttl).
+// Feeds that missed turns while no instance ran are due at once. Due feeds
+// are claimed through the database, Concurrency at a time, so instances
+// sharing a database share the feeds; a feed is never polled twice at
+// once, and a panic in one poll is logged, not fatal.
 //
-// When ctx is done Run stops scheduling, gives polls in flight up to grace
+// When ctx is done Run stops claiming, gives polls in flight up to grace
 // to finish, then cancels them (their transactions roll back, so a feed is
-// either fully stored or polled again next time) and returns once they have
-// all returned.
+// either fully stored or polled again next time), gives back its claims and
+// returns.
 func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.Duration) error {
 	// Jobs get their own context, so a stop signal lets them finish first.
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
 	logger := cronLogger{s.Log}
-	c := cron.New(cron.WithLogger(logger))
-	sem := make(chan struct{}, max(1, s.Concurrency))
+	recoverer := cron.NewChain(cron.Recover(logger))
 
-	job := func(id int64) func() {
-		return func() {
-			select {
-			case sem <- struct{}{}:
-			case <-jobCtx.Done():
-				return
-			}
-			defer func() { <-sem }()
-			_, _ = s.pollOne(jobCtx, id)
-		}
+	ids := make([]int64, len(feeds))
+	byID := make(map[int64]ScheduledFeed, len(feeds))
+	for i, f := range feeds {
+		ids[i], byID[f.Feed.ID] = f.Feed.ID, f
 	}
-	now := time.Now()
-	var due []cron.Job
-	for _, f := range feeds {
-		// Each feed has its own wrapped job, so SkipIfStillRunning works per
-		// feed: a slow feed skips its next turn instead of piling up.
-		j := cron.NewChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)).Then(cron.FuncJob(job(f.Feed.ID)))
-		c.Schedule(f.Schedule, j)
-		if f.Feed.LastPolledAt == nil || !f.Schedule.Next(*f.Feed.LastPolledAt).After(now) {
-			due = append(due, j)
-		}
-	}
-	s.Log.Info("scheduler started", "feeds", len(feeds), "due_now", len(due), "concurrency", s.Concurrency)
-	c.Start()
-	var startup sync.WaitGroup // the due polls, which cron does not track
-	for _, j := range due {
-		startup.Add(1)
-		go func() {
-			defer startup.Done()
-			j.Run()
-		}()
-	}
+	inFlight := &claims{ids: map[int64]bool{}}
+	go s.renew(jobCtx, inFlight)
+	done := make(chan int64, max(1, s.Concurrency))
+	var jobs sync.WaitGroup
+	s.Log.Info("scheduler started", "feeds", len(feeds), "concurrency", s.Concurrency, "instance", s.owner())
 
-	go func() {
-		// Polls skip story assignment while another runs; a minute's
-		// sweep makes sure no item waits long for its story.
-		tick := time.NewTicker(time.Minute)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				if _, err := s.Poller.Store.AssignStories(jobCtx, s.Poller.Stories); err != nil && ctx.Err() == nil {
-					s.Log.Warn("stories not assigned; retried in a minute", "error", err)
+	go s.sweepStories(ctx, jobCtx)
+
+	conc := max(1, s.Concurrency)
+	idle := time.NewTimer(0)
+	defer idle.Stop()
+	var dbDown bool
+	for ctx.Err() == nil {
+		wait := time.Second // for feeds coming due
+		if free := conc - inFlight.len(); free > 0 {
+			claimed, err := s.Poller.Store.ClaimDue(ctx, s.owner(), ids, free, time.Now(), s.lease())
+			switch {
+			case err != nil && ctx.Err() == nil:
+				if !dbDown {
+					s.Log.Error("cannot claim due feeds; retrying every 5s", "error", err)
 				}
+				dbDown, wait = true, 5*time.Second
+			case err == nil && dbDown:
+				s.Log.Info("claiming due feeds again")
+				dbDown = false
 			}
+			for _, feed := range claimed {
+				sf := byID[feed.ID]
+				inFlight.add(feed.ID)
+				jobs.Add(1)
+				due := feed.NextPollAt
+				go func() {
+					defer jobs.Done()
+					defer func() { inFlight.remove(feed.ID); done <- feed.ID }()
+					recoverer.Then(cron.FuncJob(func() { _, _ = s.pollOne(jobCtx, feed, sf.Schedule, due) })).Run()
+				}()
+			}
+			if len(claimed) == free {
+				wait = time.Hour // full: the next poll to end wakes the loop
+			}
+		} else {
+			wait = time.Hour
 		}
-	}()
+		idle.Reset(wait)
+		select {
+		case <-ctx.Done():
+		case <-done:
+		case <-idle.C:
+		}
+	}
 
-	<-ctx.Done()
-	cronDone := c.Stop().Done() // no new jobs start after this
-	s.Log.Info("stopping: waiting for polls in flight", "grace", grace)
+	s.Log.Info("stopping: waiting for polls in flight", "polls", inFlight.len(), "grace", grace)
 	all := make(chan struct{})
 	go func() {
-		<-cronDone
-		startup.Wait()
+		jobs.Wait()
 		close(all)
 	}()
+	drain := func() {
+		for {
+			select {
+			case <-done:
+			case <-all:
+				return
+			}
+		}
+	}
+	finished := make(chan struct{})
+	go func() { drain(); close(finished) }()
 	select {
-	case <-all:
+	case <-finished:
 	case <-time.After(grace):
 		s.Log.Warn("grace period over: cancelling polls in flight; they roll back and run again at the next start")
 		cancelJobs()
-		<-all
+		<-finished
 	}
+	s.release()
 	s.Log.Info("scheduler stopped")
 	return nil
+}
+
+// sweepStories assigns stories every minute: polls skip assignment while
+// another runs, and the sweep makes sure no item waits long for its story.
+func (s *Scheduler) sweepStories(ctx, jobCtx context.Context) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if _, err := s.Poller.Store.AssignStories(jobCtx, s.Poller.Stories); err != nil && ctx.Err() == nil {
+				s.Log.Warn("stories not assigned; retried in a minute", "error", err)
+			}
+		}
+	}
 }
 
 // cronLogger sends cron's own messages to slog: its routine chatter at debug.

@@ -53,7 +53,7 @@ func TestStoriesAcrossFeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PollAll(ctx, fs); err != nil {
+	if _, err := s.PollAll(ctx, onSchedule(fs, nil)); err != nil {
 		t.Fatal(err)
 	}
 	sts, err := s.Poller.Store.Stories(ctx, storage.MatchFilter{})

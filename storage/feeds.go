@@ -29,6 +29,25 @@ type Feed struct {
 	LastError           string
 	LastErrorKind       string
 	ConsecutiveFailures int
+
+	// Scheduling state (see migration 004).
+	NextPollAt          *time.Time
+	PollInterval        time.Duration // as last planned; 0 before the first poll
+	NotBefore           *time.Time    // Retry-After: no request before this
+	GoneAt              *time.Time    // answered 410 Gone
+	FetchURL            string        // where the feed moved; "" = URL
+	MovedTo             string        // a permanent redirect seen MovedCount polls in a row
+	MovedCount          int
+	TTL                 time.Duration // the feed's own minimum interval; 0 for none
+	LastUnconditionalAt *time.Time
+}
+
+// PollURL is the URL to fetch: where the feed moved, or the configured one.
+func (f Feed) PollURL() string {
+	if f.FetchURL != "" {
+		return f.FetchURL
+	}
+	return f.URL
 }
 
 // DisplayName is the configured name, else the feed's own title, else its
@@ -44,13 +63,23 @@ func (f Feed) DisplayName() string {
 }
 
 const feedColumns = `id, url, name, title, etag, last_modified, body_hash, last_polled_at, last_success_at,
-	last_outcome, last_error, last_error_kind, consecutive_failures`
+	last_outcome, last_error, last_error_kind, consecutive_failures,
+	next_poll_at, coalesce(poll_interval_seconds, 0), not_before, gone_at, fetch_url, moved_to, moved_count,
+	coalesce(ttl_seconds, 0), last_unconditional_at`
 
 func scanFeed(row pgx.Row) (Feed, error) {
 	var f Feed
+	var interval, ttl int64
 	err := row.Scan(&f.ID, &f.URL, &f.Name, &f.Title, &f.ETag, &f.LastModified, &f.BodyHash, &f.LastPolledAt,
-		&f.LastSuccessAt, &f.LastOutcome, &f.LastError, &f.LastErrorKind, &f.ConsecutiveFailures)
+		&f.LastSuccessAt, &f.LastOutcome, &f.LastError, &f.LastErrorKind, &f.ConsecutiveFailures,
+		&f.NextPollAt, &interval, &f.NotBefore, &f.GoneAt, &f.FetchURL, &f.MovedTo, &f.MovedCount, &ttl,
+		&f.LastUnconditionalAt)
+	f.PollInterval, f.TTL = time.Duration(interval)*time.Second, time.Duration(ttl)*time.Second
 	return f, err
+}
+
+func collectFeeds(rows pgx.Rows) ([]Feed, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Feed, error) { return scanFeed(r) })
 }
 
 // SyncFeeds makes the feeds table agree with the configuration: new feeds
@@ -83,7 +112,7 @@ func (s *Store) SyncFeeds(ctx context.Context, specs []FeedSpec) ([]Feed, error)
 		if err != nil {
 			return fmt.Errorf("sync feeds: %w", err)
 		}
-		feeds, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Feed, error) { return scanFeed(r) })
+		feeds, err = collectFeeds(rows)
 		return err
 	})
 	return feeds, err
@@ -107,7 +136,7 @@ func (s *Store) FailingFeeds(ctx context.Context) ([]Feed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list failing feeds: %w", err)
 	}
-	feeds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Feed, error) { return scanFeed(r) })
+	feeds, err := collectFeeds(rows)
 	if err != nil {
 		return nil, fmt.Errorf("list failing feeds: %w", err)
 	}

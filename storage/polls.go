@@ -36,6 +36,20 @@ type Poll struct {
 	ETag, LastModified, BodyHash string
 	FeedTitle, SiteURL           string
 
+	// When the feed is polled next and what its server asked for, decided
+	// by ingest; written with the poll, and the feed's claim released.
+	DueAt         *time.Time    // when this poll was due (nil: out of schedule)
+	NextPollAt    time.Time     // zero: due at once
+	Interval      time.Duration // the interval NextPollAt was planned with
+	NotBefore     *time.Time    // Retry-After; nil clears it
+	Gone          bool          // 410 Gone
+	FetchURL      string        // the URL to fetch from now on; "" is the configured one
+	MovedTo       string        // a permanent redirect seen MovedCount polls in a row
+	MovedCount    int
+	RedirectedTo  string        // the new URL, when this poll moved the feed
+	TTL           time.Duration // the feed's own minimum interval (kept from the last parsed body)
+	Unconditional bool          // fetched without validators
+
 	// Items are the matching items to store.
 	Items []Item
 	// Unmatched are the items that matched nothing, kept for rematch (empty
@@ -99,10 +113,10 @@ func (s *Store) SavePoll(ctx context.Context, p Poll) (saved Saved, err error) {
 		b := &pgx.Batch{}
 		b.Queue(`
 			INSERT INTO polls (feed_id, started_at, duration_ms, outcome, http_status, bytes, items_seen,
-			                   new_matches, items_updated, error_kind, error)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			                   new_matches, items_updated, error_kind, error, due_at, redirected_to)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			p.FeedID, p.StartedAt, p.Duration.Milliseconds(), p.Outcome, status, p.Bytes, p.ItemsSeen,
-			saved.NewItems, saved.UpdatedItems, p.ErrorKind, p.Error)
+			saved.NewItems, saved.UpdatedItems, p.ErrorKind, p.Error, p.DueAt, p.RedirectedTo)
 		b.Queue(`
 			UPDATE feeds SET
 				last_polled_at       = $2,
@@ -115,10 +129,22 @@ func (s *Store) SavePoll(ctx context.Context, p Poll) (saved Saved, err error) {
 				last_modified        = CASE WHEN $3 = 'ok' THEN $7 ELSE last_modified END,
 				body_hash            = CASE WHEN $3 = 'ok' THEN $8 ELSE body_hash END,
 				title                = CASE WHEN $3 = 'ok' AND $9 <> '' THEN $9 ELSE title END,
-				site_url             = CASE WHEN $3 = 'ok' AND $10 <> '' THEN $10 ELSE site_url END
+				site_url             = CASE WHEN $3 = 'ok' AND $10 <> '' THEN $10 ELSE site_url END,
+				next_poll_at         = $11,
+				poll_interval_seconds = $12,
+				not_before           = $13,
+				gone_at              = CASE WHEN $14 THEN coalesce(gone_at, $2) END,
+				fetch_url            = $15,
+				moved_to             = $16,
+				moved_count          = $17,
+				ttl_seconds          = CASE WHEN $3 = 'ok' THEN nullif($18, 0) ELSE ttl_seconds END,
+				last_unconditional_at = CASE WHEN $19 AND $3 <> 'failed' THEN $2 ELSE last_unconditional_at END,
+				lease_owner          = '',
+				lease_until          = NULL
 			WHERE id = $1`,
 			p.FeedID, p.StartedAt, p.Outcome, p.Error, p.ErrorKind, p.ETag, p.LastModified, p.BodyHash,
-			p.FeedTitle, p.SiteURL)
+			p.FeedTitle, p.SiteURL, nullTime(p.NextPollAt), int64(p.Interval/time.Second), p.NotBefore, p.Gone,
+			p.FetchURL, p.MovedTo, p.MovedCount, int64(p.TTL/time.Second), p.Unconditional)
 		if err := tx.db.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("record poll: %w", err)
 		}
@@ -361,4 +387,12 @@ func arrayLiteral(xs []int64) string {
 		parts[i] = strconv.FormatInt(x, 10)
 	}
 	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// nullTime is t, or NULL for the zero time.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

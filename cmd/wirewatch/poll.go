@@ -20,13 +20,13 @@ func cmdPoll(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.pool.Close()
-	feeds := make([]storage.Feed, len(p.feeds))
-	for i, f := range p.feeds {
-		feeds[i] = f.Feed
+	sum, err := p.sched.PollAll(ctx, p.feeds)
+	skipped := ""
+	if sum.Skipped > 0 {
+		skipped = fmt.Sprintf(", %d skipped (polled elsewhere, asked to wait, or gone)", sum.Skipped)
 	}
-	sum, err := p.sched.PollAll(ctx, feeds)
-	fmt.Fprintf(e.stdout, "polled %d feeds in %s: %d ok, %d not modified, %d failed; %d new matches\n",
-		sum.Feeds, sum.Duration.Round(time.Millisecond), sum.OK, sum.NotModified, sum.Failed, sum.NewMatches)
+	fmt.Fprintf(e.stdout, "polled %d feeds in %s: %d ok, %d not modified, %d failed%s; %d new matches\n",
+		sum.Feeds, sum.Duration.Round(time.Millisecond), sum.OK, sum.NotModified, sum.Failed, skipped, sum.NewMatches)
 	if err != nil {
 		return fmt.Errorf("poll: %w", err)
 	}

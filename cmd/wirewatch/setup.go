@@ -125,6 +125,16 @@ func fetchOptions(cfg *config.Config) ingest.FetchOptions {
 		Timeout:              cfg.Fetch.Timeout.D(),
 		MaxBodySize:          int64(cfg.Fetch.MaxBodySize),
 		AllowPrivateNetworks: cfg.Fetch.AllowPrivateNetworks,
+		PerHostConcurrency:   cfg.Fetch.PerHostConcurrency,
+		PerHostInterval:      cfg.Fetch.PerHostInterval.D(),
+	}
+}
+
+func pollPolicy(cfg *config.Config) ingest.Policy {
+	return ingest.Policy{
+		MaxBackoff:         cfg.Fetch.MaxBackoff.D(),
+		MaxInterval:        cfg.Fetch.MaxInterval.D(),
+		UnconditionalEvery: cfg.Fetch.UnconditionalEvery.D(),
 	}
 }
 
@@ -180,7 +190,7 @@ func openPipeline(ctx context.Context, e *env, cfgPath string, migrate bool) (*p
 	}
 	p.sched = &ingest.Scheduler{
 		Poller: &ingest.Poller{Fetcher: ingest.NewFetcher(fetchOptions(cfg)), Matcher: matcher, Store: p.store,
-			KeepUnmatched: cfg.Retention.Unmatched > 0, Stories: storyOptions(cfg)},
+			KeepUnmatched: cfg.Retention.Unmatched > 0, Stories: storyOptions(cfg), Policy: pollPolicy(cfg)},
 		Log:         p.log,
 		Concurrency: cfg.Fetch.Concurrency,
 	}

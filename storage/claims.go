@@ -1,0 +1,98 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Several instances share the feeds through these claims. An instance
+// claims a due feed by writing its name and a lease into the feed's row
+// (FOR UPDATE SKIP LOCKED, so two instances never claim one feed), renews
+// the lease while the poll runs, and SavePoll gives the feed back with its
+// next due time. If the instance dies, its lease runs out and any instance
+// may claim the feed again: PostgreSQL is the only coordinator.
+
+// ClaimDue claims, for owner and until lease from now, up to limit of the
+// feeds ids that are due at now: in the configuration, due by their own
+// schedule, not asked by their server to wait, and not claimed by anyone
+// else. The most overdue come first.
+func (s *Store) ClaimDue(ctx context.Context, owner string, ids []int64, limit int, now time.Time, lease time.Duration) ([]Feed, error) {
+	rows, err := s.db.Query(ctx, `
+		UPDATE feeds f SET lease_owner = $1, lease_until = clock_timestamp() + make_interval(secs => $5)
+		FROM (SELECT id AS due_id FROM feeds
+		      WHERE id = ANY($2) AND in_config
+		        AND coalesce(next_poll_at, '-infinity') <= $4
+		        AND coalesce(not_before, '-infinity') <= $4
+		        AND coalesce(lease_until, '-infinity') < clock_timestamp()
+		      ORDER BY next_poll_at NULLS FIRST, id
+		      LIMIT $3
+		      FOR UPDATE SKIP LOCKED) due
+		WHERE f.id = due.due_id
+		RETURNING `+feedColumns, owner, ids, limit, now, lease.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("claim due feeds: %w", err)
+	}
+	feeds, err := collectFeeds(rows)
+	if err != nil {
+		return nil, fmt.Errorf("claim due feeds: %w", err)
+	}
+	return feeds, nil
+}
+
+// Why a feed could not be claimed for a poll out of schedule.
+const (
+	RefusedClaimed   = "claimed"     // another instance is polling it
+	RefusedRetry     = "retry_after" // its server asked not to be asked before a time
+	RefusedGone      = "gone"        // it answered 410 Gone, and is not due for its weekly check
+	RefusedNotConfig = "not_configured"
+)
+
+// Claim claims one feed for a poll now, whatever its schedule (a one-off
+// `wirewatch poll`), unless another instance holds it, its server asked for
+// a pause (Retry-After) that has not ended, or it is gone and not due. ok
+// is false with the reason when it cannot be claimed.
+func (s *Store) Claim(ctx context.Context, owner string, id int64, now time.Time, lease time.Duration) (f Feed, refused string, err error) {
+	var state string
+	err = s.WithTx(ctx, func(tx *Store) error {
+		err := tx.db.QueryRow(ctx, `
+			SELECT CASE
+				WHEN NOT in_config THEN $2
+				WHEN coalesce(lease_until, '-infinity') >= clock_timestamp() THEN $3
+				WHEN coalesce(not_before, '-infinity') > $6 THEN $4
+				WHEN gone_at IS NOT NULL AND coalesce(next_poll_at, '-infinity') > $6 THEN $5
+				ELSE '' END
+			FROM feeds WHERE id = $1 FOR UPDATE`, id, RefusedNotConfig, RefusedClaimed, RefusedRetry, RefusedGone, now).Scan(&state)
+		if err != nil || state != "" {
+			return err
+		}
+		f, err = scanFeed(tx.db.QueryRow(ctx, `
+			UPDATE feeds SET lease_owner = $2, lease_until = clock_timestamp() + make_interval(secs => $3)
+			WHERE id = $1 RETURNING `+feedColumns, id, owner, lease.Seconds()))
+		return err
+	})
+	if err != nil {
+		return Feed{}, "", fmt.Errorf("claim feed %d: %w", id, err)
+	}
+	return f, state, nil
+}
+
+// RenewLeases extends owner's claims on ids, for polls still running.
+func (s *Store) RenewLeases(ctx context.Context, owner string, ids []int64, lease time.Duration) error {
+	if _, err := s.db.Exec(ctx, `UPDATE feeds SET lease_until = clock_timestamp() + make_interval(secs => $3)
+		WHERE lease_owner = $1 AND id = ANY($2)`, owner, ids, lease.Seconds()); err != nil {
+		return fmt.Errorf("renew leases: %w", err)
+	}
+	return nil
+}
+
+// ReleaseLeases gives back owner's claims on ids without a poll (a
+// shutdown): the feeds keep their due time and any instance may take them.
+// Nil ids releases all of owner's claims.
+func (s *Store) ReleaseLeases(ctx context.Context, owner string, ids []int64) error {
+	if _, err := s.db.Exec(ctx, `UPDATE feeds SET lease_owner = '', lease_until = NULL
+		WHERE lease_owner = $1 AND ($2::bigint[] IS NULL OR id = ANY($2))`, owner, ids); err != nil {
+		return fmt.Errorf("release leases: %w", err)
+	}
+	return nil
+}
