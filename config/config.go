@@ -38,6 +38,7 @@ type Config struct {
 	ShutdownTimeout Duration  `yaml:"shutdown_timeout"`
 	Retention       Retention `yaml:"retention"`
 	Stories         Stories   `yaml:"stories"`
+	Metrics         Metrics   `yaml:"metrics"`
 
 	// Path is the file the configuration was read from ("" when built in code).
 	Path string `yaml:"-"`
@@ -126,6 +127,13 @@ type Stories struct {
 	// Similarity is the share of their text two items must have in common
 	// (estimated Jaccard similarity of word 5-shingles, 0 to 1).
 	Similarity float64 `yaml:"similarity"`
+}
+
+// Metrics configures the Prometheus metrics served on /metrics.
+type Metrics struct {
+	// PerFeed adds a series per feed (its last success time). Off by
+	// default: with thousands of feeds that is thousands of series.
+	PerFeed bool `yaml:"per_feed"`
 }
 
 // Log configures the process log.

@@ -10,6 +10,15 @@ import (
 	"strings"
 )
 
+// FeedsFileResolved is the path of feeds_file, relative paths taken from
+// the configuration file's directory; "" when there is none.
+func (c *Config) FeedsFileResolved() string {
+	if c.FeedsFile == "" || filepath.IsAbs(c.FeedsFile) {
+		return c.FeedsFile
+	}
+	return filepath.Join(c.dir(), c.FeedsFile)
+}
+
 // loadFeedsFile appends the feeds listed in feeds_file: either one URL per
 // line (optionally followed by a name; # starts a comment) or an OPML file as
 // feed readers export it. A URL already listed under feeds: keeps the entry
@@ -18,10 +27,7 @@ func (c *Config) loadFeedsFile() error {
 	if c.FeedsFile == "" {
 		return nil
 	}
-	path := c.FeedsFile
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(c.dir(), path)
-	}
+	path := c.FeedsFileResolved()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Errors{c.Errorf("feeds_file", "cannot read feeds file: %v", err)}

@@ -105,6 +105,8 @@ type Response struct {
 	// MovedTo is FinalURL when every redirect on the way was permanent
 	// (301 or 308): the feed says it lives there now.
 	MovedTo string
+	// Queued is how long the request waited for its turn at the host.
+	Queued time.Duration
 	// CacheFor is how long the server says the response stays fresh
 	// (Cache-Control max-age, or Expires); 0 when it says nothing.
 	CacheFor time.Duration
@@ -139,9 +141,11 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*Resp
 	// Redirects to other hosts are not counted against them; the first
 	// host is the one a feed list repeats.
 	host := u.Host
+	queued := time.Now()
 	if err := f.hosts.acquire(ctx, host); err != nil {
 		return nil, &FetchError{Kind: KindCanceled, Err: err}
 	}
+	wait := time.Since(queued)
 	status := 0
 	defer func() { f.hosts.release(host, status) }()
 	resp, err := f.client.Do(req)
@@ -151,7 +155,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*Resp
 	defer resp.Body.Close()
 	status = resp.StatusCode
 
-	out := &Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), FinalURL: resp.Request.URL.String()}
+	out := &Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), FinalURL: resp.Request.URL.String(), Queued: wait}
 	out.MovedTo = movedTo(resp)
 	out.CacheFor = cacheLifetime(resp.Header, time.Now())
 	switch {

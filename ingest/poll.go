@@ -119,6 +119,11 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed, sched cron.Schedul
 		rec.Items, rec.Unmatched = p.classify(feed, parsed)
 	}
 	rec.Duration = now().Sub(started)
+	if resp != nil {
+		// The wait for a turn at the host is politeness, not the feed's
+		// slowness.
+		rec.Duration -= resp.Queued
+	}
 	p.Policy.plan(&rec, feed, sched, now(), o)
 
 	saved, saveErr := p.Store.SavePoll(ctx, rec)

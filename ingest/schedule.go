@@ -37,8 +37,57 @@ type Scheduler struct {
 	// its claims while their polls run, so this is how long the feeds of
 	// an instance that died wait for another (default 2 minutes).
 	Lease time.Duration
+	// Metrics, when set, counts polls for Prometheus.
+	Metrics *Metrics
 
 	ownerOnce sync.Once
+
+	mu     sync.Mutex     // guards Poller, Concurrency and reload once Run has started
+	reload *scheduleState // a new configuration for Run to take up
+	wake   chan struct{}
+}
+
+// scheduleState is what Reload hands to a running Run.
+type scheduleState struct {
+	feeds       []ScheduledFeed
+	poller      *Poller
+	concurrency int
+}
+
+// Reload replaces, in a running Run, the feeds and their schedules, the
+// Poller (watchlist, fetch settings, policy) and the concurrency. Polls in
+// flight finish with what they started with; the next claims use the new
+// ones. Feeds no longer listed are no longer claimed.
+func (s *Scheduler) Reload(feeds []ScheduledFeed, poller *Poller, concurrency int) {
+	s.mu.Lock()
+	s.reload = &scheduleState{feeds: feeds, poller: poller, concurrency: concurrency}
+	wake := s.wake
+	s.mu.Unlock()
+	if wake != nil {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// current is the Poller in use, which Reload may replace.
+func (s *Scheduler) current() *Poller {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Poller
+}
+
+// takeReload applies a pending Reload, returning the new state, or nil.
+func (s *Scheduler) takeReload() *scheduleState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.reload
+	s.reload = nil
+	if r != nil {
+		s.Poller, s.Concurrency = r.poller, r.concurrency
+	}
+	return r
 }
 
 // Summary counts the outcomes of a pass over the feeds.
@@ -73,8 +122,11 @@ func (s *Scheduler) lease() time.Duration {
 
 // pollOne polls a claimed feed and logs one line about it: the boundary of
 // the feed job. The error is only for failures to record the poll.
-func (s *Scheduler) pollOne(ctx context.Context, feed storage.Feed, sched cron.Schedule, due *time.Time) (Report, error) {
-	rep, err := s.Poller.Poll(ctx, feed, sched, due)
+func (s *Scheduler) pollOne(ctx context.Context, p *Poller, feed storage.Feed, sched cron.Schedule, due *time.Time) (Report, error) {
+	s.Metrics.started(due)
+	rep, err := p.Poll(ctx, feed, sched, due)
+	s.Metrics.ended()
+	s.Metrics.observe(feed, rep, err)
 	log := s.Log.With("feed", feed.DisplayName(), "url", feed.URL)
 	switch {
 	case err != nil && IsShutdown(err):
@@ -155,7 +207,7 @@ func (s *Scheduler) renew(ctx context.Context, c *claims) {
 			return
 		case <-t.C:
 			if ids := c.list(); len(ids) > 0 {
-				if err := s.Poller.Store.RenewLeases(ctx, s.owner(), ids, s.lease()); err != nil && ctx.Err() == nil {
+				if err := s.current().Store.RenewLeases(ctx, s.owner(), ids, s.lease()); err != nil && ctx.Err() == nil {
 					s.Log.Warn("claims not renewed; another instance may poll these feeds too", "feeds", len(ids), "error", err)
 				}
 			}
@@ -168,7 +220,7 @@ func (s *Scheduler) renew(ctx context.Context, c *claims) {
 func (s *Scheduler) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.Poller.Store.ReleaseLeases(ctx, s.owner(), nil); err != nil {
+	if err := s.current().Store.ReleaseLeases(ctx, s.owner(), nil); err != nil {
 		s.Log.Warn("claims not released; their feeds wait for the leases to run out", "error", err)
 	}
 }
@@ -208,7 +260,7 @@ func (s *Scheduler) PollAll(ctx context.Context, feeds []ScheduledFeed) (Summary
 			var rep Report
 			if err == nil && refused == "" {
 				inFlight.add(feed.ID)
-				rep, err = s.pollOne(ctx, feed, f.Schedule, nil)
+				rep, err = s.pollOne(ctx, s.Poller, feed, f.Schedule, nil)
 				inFlight.remove(feed.ID)
 			}
 			mu.Lock()
@@ -284,27 +336,42 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 	logger := cronLogger{s.Log}
 	recoverer := cron.NewChain(cron.Recover(logger))
 
-	ids := make([]int64, len(feeds))
-	byID := make(map[int64]ScheduledFeed, len(feeds))
-	for i, f := range feeds {
-		ids[i], byID[f.Feed.ID] = f.Feed.ID, f
+	var ids []int64
+	var byID map[int64]ScheduledFeed
+	setFeeds := func(feeds []ScheduledFeed) {
+		ids, byID = make([]int64, len(feeds)), make(map[int64]ScheduledFeed, len(feeds))
+		for i, f := range feeds {
+			ids[i], byID[f.Feed.ID] = f.Feed.ID, f
+		}
 	}
+	setFeeds(feeds)
+	s.mu.Lock()
+	s.wake = make(chan struct{}, 1)
+	wake := s.wake
+	poller, conc := s.Poller, max(1, s.Concurrency)
+	s.mu.Unlock()
 	inFlight := &claims{ids: map[int64]bool{}}
 	go s.renew(jobCtx, inFlight)
-	done := make(chan int64, max(1, s.Concurrency))
+	// Buffered for the most polls that can be in flight, across reloads
+	// that lower the concurrency.
+	done := make(chan int64, 1024)
 	var jobs sync.WaitGroup
-	s.Log.Info("scheduler started", "feeds", len(feeds), "concurrency", s.Concurrency, "instance", s.owner())
+	s.Log.Info("scheduler started", "feeds", len(feeds), "concurrency", conc, "instance", s.owner())
 
 	go s.sweepStories(ctx, jobCtx)
 
-	conc := max(1, s.Concurrency)
 	idle := time.NewTimer(0)
 	defer idle.Stop()
 	var dbDown bool
 	for ctx.Err() == nil {
+		if r := s.takeReload(); r != nil {
+			setFeeds(r.feeds)
+			poller, conc = r.poller, max(1, min(r.concurrency, cap(done)))
+			s.Log.Info("scheduler reloaded", "feeds", len(ids), "concurrency", conc)
+		}
 		wait := time.Second // for feeds coming due
 		if free := conc - inFlight.len(); free > 0 {
-			claimed, err := s.Poller.Store.ClaimDue(ctx, s.owner(), ids, free, time.Now(), s.lease())
+			claimed, err := poller.Store.ClaimDue(ctx, s.owner(), ids, free, time.Now(), s.lease())
 			switch {
 			case err != nil && ctx.Err() == nil:
 				if !dbDown {
@@ -320,10 +387,11 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 				inFlight.add(feed.ID)
 				jobs.Add(1)
 				due := feed.NextPollAt
+				p := poller
 				go func() {
 					defer jobs.Done()
 					defer func() { inFlight.remove(feed.ID); done <- feed.ID }()
-					recoverer.Then(cron.FuncJob(func() { _, _ = s.pollOne(jobCtx, feed, sf.Schedule, due) })).Run()
+					recoverer.Then(cron.FuncJob(func() { _, _ = s.pollOne(jobCtx, p, feed, sf.Schedule, due) })).Run()
 				}()
 			}
 			if len(claimed) == free {
@@ -337,6 +405,7 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 		case <-ctx.Done():
 		case <-done:
 		case <-idle.C:
+		case <-wake:
 		}
 	}
 
@@ -379,7 +448,8 @@ func (s *Scheduler) sweepStories(ctx, jobCtx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if _, err := s.Poller.Store.AssignStories(jobCtx, s.Poller.Stories); err != nil && ctx.Err() == nil {
+			p := s.current()
+			if _, err := p.Store.AssignStories(jobCtx, p.Stories); err != nil && ctx.Err() == nil {
 				s.Log.Warn("stories not assigned; retried in a minute", "error", err)
 			}
 		}

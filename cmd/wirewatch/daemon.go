@@ -8,10 +8,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wirewatch/wirewatch/ingest"
 
 	"github.com/wirewatch/wirewatch/storage"
 )
@@ -32,13 +38,23 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	log.Info("starting wirewatch", "version", versionString(), "config", cfg.Path, "feeds", len(cfg.Feeds),
 		"watch_entries", len(cfg.Watchlist), "database", cfg.DatabaseURLSource)
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		storage.PoolCollector(p.pool))
+	info := prometheus.NewGauge(prometheus.GaugeOpts{Name: "wirewatch_build_info", Help: "Always 1; the labels say which build runs.",
+		ConstLabels: prometheus.Labels{"version": versionString(), "commit": commit, "goversion": runtime.Version()}})
+	info.Set(1)
+	reg.MustRegister(info)
+	p.sched.Metrics = ingest.NewMetrics(reg, cfg.Metrics.PerFeed)
+	reloads := newReloader(e, p, p.level, reg)
+
 	var running atomic.Bool
 	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "off" {
-		srv, addr, err := startHTTP(cfg.HTTP.Listen, p.pool, &running, log)
+		srv, addr, err := startHTTP(cfg.HTTP.Listen, p.pool, &running, reloads, reg, log)
 		if err != nil {
 			return err
 		}
-		log.Info("http server listening", "addr", addr, "endpoints", "/healthz /readyz")
+		log.Info("http server listening", "addr", addr, "endpoints", "/healthz /readyz /metrics")
 		defer func() {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
@@ -60,12 +76,13 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		case <-stopCtx.Done():
 		}
 	}()
+	go reloads.watch(stopCtx)
 	go func() {
 		// Retention runs hourly beside the polls; it never touches matches.
 		tick := time.NewTicker(time.Hour)
 		defer tick.Stop()
 		for {
-			cleanRetention(stopCtx, cfg, p.store, log)
+			cleanRetention(stopCtx, reloads.current(), p.store, log)
 			select {
 			case <-stopCtx.Done():
 				return
@@ -83,8 +100,11 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 // startHTTP serves the health endpoints:
 //   - /healthz answers 200 while the process is up;
 //   - /readyz answers 200 when the database is reachable, its schema is
-//     current and the scheduler is running, 503 with the reasons otherwise.
-func startHTTP(listen string, pool *pgxpool.Pool, running *atomic.Bool, log *slog.Logger) (*http.Server, string, error) {
+//     current and the scheduler is running, 503 with the reasons otherwise;
+//     it also says whether the last configuration reload failed (the
+//     previous configuration runs on, so that does not make it unready);
+//   - /metrics serves the Prometheus metrics.
+func startHTTP(listen string, pool *pgxpool.Pool, running *atomic.Bool, reloads *reloader, reg *prometheus.Registry, log *slog.Logger) (*http.Server, string, error) {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, "", fmt.Errorf("http.listen %s: %w", listen, err)
@@ -107,12 +127,14 @@ func startHTTP(listen string, pool *pgxpool.Pool, running *atomic.Bool, log *slo
 		if !running.Load() {
 			checks["scheduler"], ready = "not running", false
 		}
+		checks["config"] = reloads.status()
 		w.Header().Set("Content-Type", "application/json")
 		if !ready {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"ready": ready, "checks": checks})
 	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

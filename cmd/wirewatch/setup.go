@@ -82,13 +82,21 @@ func compileWatchlist(cfg *config.Config) (*classify.Matcher, error) {
 // newLogger sets up the process log once: text or JSON on stderr, at the
 // configured level, with snake_case keys throughout.
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	log, _ := newLevelLogger(cfg, w)
+	return log
+}
+
+// newLevelLogger is newLogger with its level adjustable later (reload).
+func newLevelLogger(cfg config.Log, w io.Writer) (*slog.Logger, *slog.LevelVar) {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Level)) // validated by config
-	opts := &slog.HandlerOptions{Level: level}
+	lv := &slog.LevelVar{}
+	lv.Set(level)
+	opts := &slog.HandlerOptions{Level: lv}
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(slog.NewJSONHandler(w, opts)), lv
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(slog.NewTextHandler(w, opts)), lv
 }
 
 // openDB connects to the configured database and checks that its schema is
@@ -170,6 +178,7 @@ type pipeline struct {
 	store *storage.Store
 	feeds []ingest.ScheduledFeed
 	sched *ingest.Scheduler
+	level *slog.LevelVar // the log's, which a reload may change
 }
 
 // openPipeline loads the configuration and connects everything a poll
@@ -179,7 +188,8 @@ func openPipeline(ctx context.Context, e *env, cfgPath string, migrate bool) (*p
 	if err != nil {
 		return nil, err
 	}
-	p := &pipeline{cfg: cfg, log: newLogger(cfg.Log, e.stderr)}
+	p := &pipeline{cfg: cfg}
+	p.log, p.level = newLevelLogger(cfg.Log, e.stderr)
 	if p.pool, err = openDB(ctx, cfg, migrate, p.log); err != nil {
 		return nil, err
 	}
@@ -189,12 +199,17 @@ func openPipeline(ctx context.Context, e *env, cfgPath string, migrate bool) (*p
 		return nil, err
 	}
 	p.sched = &ingest.Scheduler{
-		Poller: &ingest.Poller{Fetcher: ingest.NewFetcher(fetchOptions(cfg)), Matcher: matcher, Store: p.store,
-			KeepUnmatched: cfg.Retention.Unmatched > 0, Stories: storyOptions(cfg), Policy: pollPolicy(cfg)},
+		Poller:      newPoller(cfg, matcher, p.store, ingest.NewFetcher(fetchOptions(cfg))),
 		Log:         p.log,
 		Concurrency: cfg.Fetch.Concurrency,
 	}
 	return p, nil
+}
+
+// newPoller is a Poller for cfg.
+func newPoller(cfg *config.Config, matcher *classify.Matcher, store *storage.Store, fetcher *ingest.Fetcher) *ingest.Poller {
+	return &ingest.Poller{Fetcher: fetcher, Matcher: matcher, Store: store,
+		KeepUnmatched: cfg.Retention.Unmatched > 0, Stories: storyOptions(cfg), Policy: pollPolicy(cfg)}
 }
 
 // cleanRetention deletes kept unmatched items older than the retention
