@@ -12,6 +12,7 @@ import (
 func feedsCommands() []command {
 	return []command{
 		{"discover", "print the feeds a web page offers", cmdFeedsDiscover},
+		{"export", "write the configured feeds as OPML", cmdFeedsExport},
 	}
 }
 
