@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -57,7 +58,7 @@ var feedLinkTypes = map[string]bool{
 // DiscoveredFeed is a feed Discover found. Title and Type come from the
 // feed itself, not from the page.
 type DiscoveredFeed struct {
-	URL    string // as the page gives it (or as probed), before redirects
+	URL    string // as given, advertised or probed; where it moved, when every redirect was permanent
 	Title  string
 	Type   string // rss (RSS and RDF), atom or json
 	Source string // FoundSelf, FoundLink or FoundProbe
@@ -88,7 +89,8 @@ type BrokenLink struct {
 // page's address), and ProbePaths are tried on its host; the candidates are
 // kept when they fetch and parse as feeds, without duplicates, advertised
 // ones first. Every fetch goes through f, with its limits and its guard
-// against non-public addresses.
+// against non-public addresses, and its per-host limits. A feed that
+// redirects permanently is reported where it moved.
 //
 // An error means the page itself could not be fetched, or ctx ended;
 // finding no feed is a Discovery with no Feeds.
@@ -102,7 +104,7 @@ func (f *Fetcher) Discover(ctx context.Context, pageURL string) (*Discovery, err
 		return nil, err
 	}
 	if feed, err := feedInfo(resp.Body); err == nil {
-		feed.URL, feed.Source = pageURL, FoundSelf
+		feed.URL, feed.Source = cmp.Or(resp.MovedTo, pageURL), FoundSelf
 		return &Discovery{Feeds: []DiscoveredFeed{feed}}, nil
 	}
 	// The page is no candidate, under the address given or the one it was
@@ -154,7 +156,7 @@ func (f *Fetcher) Discover(ctx context.Context, pageURL string) (*Discovery, err
 			continue
 		}
 		sameURL[c.finalKey], sameBody[c.bodyHash] = true, true
-		c.feed.URL, c.feed.Source = c.url, c.source
+		c.feed.URL, c.feed.Source = cmp.Or(c.movedTo, c.url), c.source
 		d.Feeds = append(d.Feeds, c.feed)
 	}
 	if err := ctx.Err(); err != nil {
@@ -170,6 +172,7 @@ type candidate struct {
 	linkType string // the type the page announced, for links
 
 	feed     DiscoveredFeed
+	movedTo  string // where it says it lives now (permanent redirects only)
 	finalKey string // urlKey of the address after redirects
 	bodyHash [sha256.Size]byte
 	err      error
@@ -198,11 +201,8 @@ func (f *Fetcher) check(ctx context.Context, cands []candidate) {
 			if c.feed, c.err = feedInfo(resp.Body); c.err != nil {
 				return
 			}
-			final := c.url
-			if resp.FinalURL != "" {
-				final = resp.FinalURL
-			}
-			c.finalKey = urlKey(mustParse(final))
+			c.movedTo = resp.MovedTo
+			c.finalKey = urlKey(mustParse(cmp.Or(resp.FinalURL, c.url)))
 			c.bodyHash = sha256.Sum256(resp.Body)
 		})
 	}

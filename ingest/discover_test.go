@@ -33,6 +33,10 @@ func site(t *testing.T, pages map[string]string) *httptest.Server {
 			http.Redirect(w, r, target, http.StatusMovedPermanently)
 			return
 		}
+		if target, ok := strings.CutPrefix(body, "found:"); ok {
+			http.Redirect(w, r, target, http.StatusFound)
+			return
+		}
 		w.Write([]byte(body))
 	}))
 	t.Cleanup(srv.Close)
@@ -84,17 +88,20 @@ func TestDiscover(t *testing.T) {
 		},
 		"advertises nothing, serves the usual paths": {
 			pages: map[string]string{
-				"/":           `<html><head><title>Blog</title></head><body><a href="/about">About</a></body></html>`,
-				"/feed":       "redirect:/feed/",
-				"/feed/":      rssFeed,
-				"/rss.xml":    rssFeed, // the same feed again: reported once
-				"/index.xml":  atomFeed,
-				"/atom.xml":   `<html><body>Not here</body></html>`,
-				"/?feed=rss2": `{"name":"an API, not a feed"}`,
+				"/":              `<html><head><title>Blog</title></head><body><a href="/about">About</a></body></html>`,
+				"/feed":          "redirect:/feed/", // permanent: reported where it moved
+				"/feed/":         rssFeed,
+				"/rss":           "found:/cdn/desk.json", // temporary: reported as probed
+				"/cdn/desk.json": jsonFeedBody,
+				"/rss.xml":       rssFeed, // the same feed again: reported once
+				"/index.xml":     atomFeed,
+				"/atom.xml":      `<html><body>Not here</body></html>`,
+				"/?feed=rss2":    `{"name":"an API, not a feed"}`,
 			},
 			start: "/",
 			want: []found{
-				{"/feed", "Test Wire", "rss", FoundProbe},
+				{"/feed/", "Test Wire", "rss", FoundProbe},
+				{"/rss", "JSON Desk", "json", FoundProbe},
 				{"/index.xml", "Atom Desk", "atom", FoundProbe},
 			},
 		},
@@ -228,7 +235,10 @@ func TestDiscoverIsBounded(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	d, err := testFetcher().Discover(context.Background(), srv.URL+"/")
+	// The fetcher's own limit per host is lifted, to see discovery's.
+	f := NewFetcher(FetchOptions{UserAgent: "t", Timeout: 10 * time.Second, MaxBodySize: 1 << 20, AllowPrivateNetworks: true,
+		PerHostConcurrency: 100})
+	d, err := f.Discover(context.Background(), srv.URL+"/")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,9 +25,11 @@ so are the usual feed paths on its host ("probe"):
 
   %s
 
-A feed is listed only when it fetches and parses, and once. Fetches use the fetch:
-settings of the configuration (its defaults when there is no configuration file), so
-fetch.allow_private_networks applies. A URL without a scheme gets https://.
+A feed is listed only when it fetches and parses, and once; one that redirects
+permanently is listed where it moved. Fetches use the fetch: settings of the
+configuration (its defaults when there is no configuration file), so
+fetch.allow_private_networks and the per-host limits apply. A URL without a scheme
+gets https://.
 Exits 1 when the page cannot be fetched or offers no feed.`, strings.Join(ingest.ProbePaths, " ")))
 	cfgPath := configFlag(fs)
 	format := fs.String("format", "table", "output format: table, or json (one object per line with url, title, type, source)")
