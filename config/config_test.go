@@ -198,6 +198,7 @@ https://example.org/world.rss
     <outline type="rss" text="Desk A" xmlUrl="https://a.example/rss"/>
     <outline type="rss" title="Desk B" text="b" xmlUrl="https://b.example/atom"/>
   </outline>
+  <outline type="rss" text="https://c.example/feed" xmlUrl=" https://c.example/feed "/>
 </body></opml>`)
 	write("bad.txt", "https://ok.example/feed\n\nnot a url\n")
 
@@ -217,7 +218,9 @@ https://example.org/world.rss
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Feeds) != 3 || c.Feeds[1].URL != "https://a.example/rss" || c.Feeds[2].Name != "Desk B" {
+	// An outline named by its URL has no name.
+	if len(c.Feeds) != 4 || c.Feeds[1].URL != "https://a.example/rss" || c.Feeds[2].Name != "Desk B" ||
+		c.Feeds[3].URL != "https://c.example/feed" || c.Feeds[3].Name != "" {
 		t.Fatalf("feeds.opml: %+v", c.Feeds)
 	}
 	_, err = load("bad.txt")

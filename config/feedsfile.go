@@ -113,11 +113,18 @@ func parseOPML(data []byte) ([]feedEntry, error) {
 				u = o.XMLURLlc
 			}
 			if u != "" {
+				u = strings.TrimSpace(u)
 				name := o.Title
 				if name == "" {
 					name = o.Text
 				}
-				out = append(out, feedEntry{url: strings.TrimSpace(u), name: strings.TrimSpace(name)})
+				// OPML wants a text on every outline, so exporters give an
+				// untitled feed its URL: that is no name, and the feed's own
+				// title should show instead.
+				if name = strings.TrimSpace(name); name == u {
+					name = ""
+				}
+				out = append(out, feedEntry{url: u, name: name})
 			}
 			walk(o.Children)
 		}

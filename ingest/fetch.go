@@ -1,6 +1,7 @@
 // Package ingest polls feeds: it schedules polls, fetches each feed over
 // HTTP (or from a file), parses it with gofeed, hands its items to classify
-// and stores the matches through storage, one transaction per poll.
+// and stores the matches through storage, one transaction per poll. It also
+// finds the feeds a web page offers (Discover), with the same fetcher.
 package ingest
 
 import (

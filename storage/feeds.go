@@ -142,3 +142,30 @@ func (s *Store) FailingFeeds(ctx context.Context) ([]Feed, error) {
 	}
 	return feeds, nil
 }
+
+// FeedTitle is what a feed says about itself, as its polls stored it.
+type FeedTitle struct {
+	Title   string
+	SiteURL string
+}
+
+// FeedTitles returns, by URL, the stored title and site URL of those feeds
+// at urls that have either; feeds never polled, or unknown, are left out.
+func (s *Store) FeedTitles(ctx context.Context, urls []string) (map[string]FeedTitle, error) {
+	rows, err := s.db.Query(ctx, `SELECT url, title, site_url FROM feeds
+		WHERE url = ANY($1::text[]) AND (title <> '' OR site_url <> '')`, urls)
+	if err != nil {
+		return nil, fmt.Errorf("read feed titles: %w", err)
+	}
+	out := map[string]FeedTitle{}
+	var url string
+	var t FeedTitle
+	_, err = pgx.ForEachRow(rows, []any{&url, &t.Title, &t.SiteURL}, func() error {
+		out[url] = t
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read feed titles: %w", err)
+	}
+	return out, nil
+}
