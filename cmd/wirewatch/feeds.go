@@ -5,12 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // feedsCommands are the subcommands of `wirewatch feeds`, about the feed list
 // itself rather than what the feeds carry.
 func feedsCommands() []command {
 	return []command{
+		{"list", "every configured feed's health, one line each (the default)", cmdFeedsList},
 		{"discover", "print the feeds a web page offers", cmdFeedsDiscover},
 		{"export", "write the configured feeds as OPML", cmdFeedsExport},
 	}
@@ -26,6 +28,9 @@ func feedsUsage(w io.Writer) {
 
 // cmdFeeds dispatches to a subcommand, the way run dispatches to commands.
 func cmdFeeds(ctx context.Context, e *env, args []string) error {
+	if listArgs(args) {
+		return cmdFeedsList(ctx, e, args)
+	}
 	fs := flag.NewFlagSet("feeds", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() { feedsUsage(e.stderr) }
@@ -54,4 +59,24 @@ func cmdFeeds(ctx context.Context, e *env, args []string) error {
 	}
 	feedsUsage(e.stderr)
 	return usagef("feeds: unknown subcommand %q", name)
+}
+
+// listArgs reports whether args name no subcommand, only flags (such as
+// --failing): the bare `wirewatch feeds` lists the feeds.
+func listArgs(args []string) bool {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--config" || a == "-config":
+			i++ // its value
+		case strings.HasPrefix(a, "-config=") || strings.HasPrefix(a, "--config="):
+		case a == "-h" || a == "-help" || a == "--help":
+			return false // the subcommands' usage
+		case strings.HasPrefix(a, "-"):
+			return true
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -152,7 +152,7 @@ func TestFeedsDiscover(t *testing.T) {
 		"two URLs":       {args: []string{"feeds", "discover", "--config", cfg, site.URL, site.URL}, code: 2, stderr: "unexpected argument"},
 		"bad format":     {args: []string{"feeds", "discover", "--format", "csv", site.URL}, code: 2, stderr: "--format must be table or json"},
 		"not http":       {args: []string{"feeds", "discover", "file:///etc/passwd"}, code: 2, stderr: "not an http or https URL"},
-		"no subcommand":  {args: []string{"feeds"}, code: 2, stderr: "Subcommands:\n  discover"},
+		"list, bad flag": {args: []string{"feeds", "--bogus"}, code: 2, stderr: "flag provided but not defined: -bogus"},
 		"unknown":        {args: []string{"feeds", "list-all"}, code: 2, stderr: `unknown subcommand "list-all"`},
 		"help":           {args: []string{"feeds", "help"}, stdout: []string{"Usage: wirewatch feeds SUBCOMMAND [flags]"}},
 		"discover -help": {args: []string{"feeds", "discover", "--help"}, stderr: "Usage: wirewatch feeds discover"},
