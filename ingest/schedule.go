@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -215,6 +217,42 @@ func (s *Scheduler) renew(ctx context.Context, c *claims) {
 	}
 }
 
+// releaseStale gives back the claims of instances on this host that are
+// no longer running (a crash, kill -9), and this instance's own from an
+// earlier life under the same name (a container restarted as pid 1), so a
+// restart resumes their feeds at once instead of after their leases run
+// out. Instances on other hosts are left to their leases.
+func (s *Scheduler) releaseStale(ctx context.Context) {
+	store := s.current().Store
+	owners, err := store.LeaseOwners(ctx)
+	if err != nil {
+		s.Log.Warn("stale claims not checked; they run out with their leases", "error", err)
+		return
+	}
+	host, _ := os.Hostname()
+	for _, o := range owners {
+		h, pidText, ok := strings.Cut(o, ":")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || h != host || (o != s.owner() && processAlive(pid)) {
+			continue
+		}
+		if err := store.ReleaseLeases(ctx, o, nil); err != nil {
+			s.Log.Warn("stale claims not released; they run out with their leases", "instance", o, "error", err)
+			continue
+		}
+		s.Log.Info("released the claims of an instance that is gone", "instance", o)
+	}
+}
+
+// processAlive reports whether a process with this id runs on this host.
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
 // release gives back the claims of polls that ended without a record (a
 // shutdown), so that the feeds need not wait for their leases to run out.
 func (s *Scheduler) release() {
@@ -239,6 +277,7 @@ func (s *Scheduler) PollAll(ctx context.Context, feeds []ScheduledFeed) (Summary
 		errs []error
 		wg   sync.WaitGroup
 	)
+	s.releaseStale(ctx)
 	inFlight := &claims{ids: map[int64]bool{}}
 	renewCtx, stopRenew := context.WithCancel(ctx)
 	defer stopRenew()
@@ -350,6 +389,7 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 	wake := s.wake
 	poller, conc := s.Poller, max(1, s.Concurrency)
 	s.mu.Unlock()
+	s.releaseStale(ctx)
 	inFlight := &claims{ids: map[int64]bool{}}
 	go s.renew(jobCtx, inFlight)
 	// Buffered for the most polls that can be in flight, across reloads

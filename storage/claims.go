@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Several instances share the feeds through these claims. An instance
@@ -95,4 +97,17 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string, ids []int64) er
 		return fmt.Errorf("release leases: %w", err)
 	}
 	return nil
+}
+
+// LeaseOwners lists the instances holding claims now.
+func (s *Store) LeaseOwners(ctx context.Context) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT lease_owner FROM feeds WHERE lease_owner <> '' AND lease_until > clock_timestamp()`)
+	if err != nil {
+		return nil, fmt.Errorf("list lease owners: %w", err)
+	}
+	owners, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list lease owners: %w", err)
+	}
+	return owners, nil
 }

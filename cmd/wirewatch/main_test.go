@@ -482,51 +482,11 @@ func TestDaemonStopsMidPollWithoutLosingOrDoubling(t *testing.T) {
 	dbURL := storagetest.Schema(t)
 	demo := serveDir(t, "../../demo/feeds")
 
-	var (
-		mu      sync.Mutex
-		blocked = true
-	)
-	entered := make(chan struct{}, 16)
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		b := blocked
-		mu.Unlock()
-		if b {
-			entered <- struct{}{}
-			<-r.Context().Done() // hang until the client gives up
-			return
-		}
-		io.WriteString(w, `<rss version="2.0"><channel><title>Slow</title>
-<item><title>Haftar's forces regroup near Sirte</title><link>https://slow.example/sirte</link></item>
-<item><title>Wagner Group fighters leave Bani Walid</title><link>https://slow.example/bani-walid</link></item>
-</channel></rss>`)
-	}))
-	t.Cleanup(slow.Close)
+	slow := newSlowFeed(t)
 	cfg := demoConfig(t, demo.URL, fmt.Sprintf("  - url: %s/slow.xml\n    name: Slow\nshutdown_timeout: 1s\n", slow.URL))
-	env := []string{"DATABASE_URL=" + dbURL}
-	pool, err := pgxpool.New(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-
-	count := func(q string) int {
-		var n int
-		if err := pool.QueryRow(context.Background(), q).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	start := func() (*exec.Cmd, *syncBuffer) {
-		cmd := exec.Command(binary, "run", "--migrate", "--config", cfg)
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-		logs := &syncBuffer{}
-		cmd.Stderr = logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, logs
-	}
+	count := counter(t, dbURL)
+	start := func() (*exec.Cmd, *syncBuffer) { return startDaemon(t, cfg, dbURL) }
+	entered := slow.entered
 	stop := func(cmd *exec.Cmd, logs *syncBuffer) time.Duration {
 		t.Helper()
 		begin := time.Now()
@@ -566,9 +526,7 @@ func TestDaemonStopsMidPollWithoutLosingOrDoubling(t *testing.T) {
 	}
 
 	// Restart: the slow feed was never polled, so it is due at once.
-	mu.Lock()
-	blocked = false
-	mu.Unlock()
+	slow.unblock()
 	cmd, logs = start()
 	waitUntil(t, logs, func() bool {
 		return count("SELECT count(*) FROM polls p JOIN feeds f ON f.id = p.feed_id WHERE f.name = 'Slow'") == 1
@@ -580,6 +538,71 @@ func TestDaemonStopsMidPollWithoutLosingOrDoubling(t *testing.T) {
 	if dup := count("SELECT count(*) FROM (SELECT key FROM items GROUP BY key HAVING count(*) > 1) d"); dup != 0 {
 		t.Fatalf("%d duplicated items", dup)
 	}
+}
+
+// slowFeed is a feed server whose answers hang until unblock.
+type slowFeed struct {
+	*httptest.Server
+	entered chan struct{} // a request arrived (and hangs)
+	mu      sync.Mutex
+	blocked bool
+}
+
+func newSlowFeed(t *testing.T) *slowFeed {
+	s := &slowFeed{entered: make(chan struct{}, 16), blocked: true}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		b := s.blocked
+		s.mu.Unlock()
+		if b {
+			s.entered <- struct{}{}
+			<-r.Context().Done() // hang until the client gives up
+			return
+		}
+		io.WriteString(w, `<rss version="2.0"><channel><title>Slow</title>
+<item><title>Haftar's forces regroup near Sirte</title><link>https://slow.example/sirte</link></item>
+<item><title>Wagner Group fighters leave Bani Walid</title><link>https://slow.example/bani-walid</link></item>
+</channel></rss>`)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *slowFeed) unblock() {
+	s.mu.Lock()
+	s.blocked = false
+	s.mu.Unlock()
+}
+
+// counter runs count queries against the test's database.
+func counter(t *testing.T, dbURL string) func(q string) int {
+	pool, err := pgxpool.New(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return func(q string) int {
+		t.Helper()
+		var n int
+		if err := pool.QueryRow(context.Background(), q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+}
+
+// startDaemon starts `wirewatch run` on cfg; its log is returned.
+func startDaemon(t *testing.T, cfg, dbURL string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(binary, "run", "--migrate", "--config", cfg)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + dbURL}
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return cmd, logs
 }
 
 // syncBuffer collects a child's output while the test reads it.
