@@ -118,6 +118,9 @@ type Retention struct {
 	// so that `wirewatch rematch` can apply a changed watchlist to them; 0
 	// keeps none.
 	Unmatched Duration `yaml:"unmatched"`
+	// Polls is how long poll records are kept (the feed health history);
+	// 0 keeps them forever. Matches are never deleted.
+	Polls Duration `yaml:"polls"`
 }
 
 // Stories says when copies of an item in several outlets are one story.
@@ -161,7 +164,7 @@ func Default() *Config {
 		},
 		Log:             Log{Level: "info", Format: "text"},
 		ShutdownTimeout: Duration(30 * time.Second),
-		Retention:       Retention{Unmatched: Duration(7 * 24 * time.Hour)},
+		Retention:       Retention{Unmatched: Duration(7 * 24 * time.Hour), Polls: Duration(90 * 24 * time.Hour)},
 		Stories:         Stories{Window: Duration(7 * 24 * time.Hour), Similarity: 0.5},
 	}
 }
@@ -339,6 +342,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Retention.Unmatched < 0 {
 		add("retention.unmatched", "must not be negative (0 keeps nothing)")
+	}
+	switch {
+	case c.Retention.Polls < 0:
+		add("retention.polls", "must not be negative (0 keeps them all)")
+	case c.Retention.Polls > 0 && c.Retention.Polls < Duration(8*24*time.Hour):
+		add("retention.polls", "keep at least 8d: feed health counts the last 7 days of polls")
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

@@ -141,3 +141,21 @@ func (s *Store) DeleteUnmatchedBefore(ctx context.Context, t time.Time) (int64, 
 		}
 	}
 }
+
+// DeletePollsBefore deletes poll records that started before t, in small
+// batches so that a large backlog does not hold long locks. Matches, items
+// and feeds are not touched.
+func (s *Store) DeletePollsBefore(ctx context.Context, t time.Time) (int64, error) {
+	var total int64
+	for {
+		tag, err := s.db.Exec(ctx, `DELETE FROM polls WHERE id IN
+			(SELECT id FROM polls WHERE started_at < $1 LIMIT 5000)`, t)
+		if err != nil {
+			return total, fmt.Errorf("delete old poll records: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < 5000 {
+			return total, nil
+		}
+	}
+}

@@ -137,3 +137,30 @@ func TestDeleteUnmatchedBefore(t *testing.T) {
 		t.Fatalf("matches must never be deleted: items = %d", items)
 	}
 }
+
+func TestDeletePollsBeforeKeepsMatches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tx := storagetest.Tx(t)
+	s := storage.New(tx)
+	f := newFeed(t, s, "https://a.example/rss")
+	old := okPoll(f, item("https://x.example/old", "Libya talks", "Libya"))
+	old.StartedAt = time.Now().Add(-100 * 24 * time.Hour)
+	if _, err := s.SavePoll(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SavePoll(ctx, okPoll(f)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.DeletePollsBefore(ctx, time.Now().Add(-90*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("deleted %d, %v; want 1", n, err)
+	}
+	var polls, matches int
+	if err := tx.QueryRow(ctx, "SELECT (SELECT count(*) FROM polls), (SELECT count(*) FROM matches)").Scan(&polls, &matches); err != nil {
+		t.Fatal(err)
+	}
+	if polls != 1 || matches != 1 {
+		t.Fatalf("polls %d, matches %d; want 1 and 1", polls, matches)
+	}
+}

@@ -213,7 +213,8 @@ func newPoller(cfg *config.Config, matcher *classify.Matcher, store *storage.Sto
 }
 
 // cleanRetention deletes kept unmatched items older than the retention
-// window (all of them when retention is 0). Matches are never deleted.
+// window (all of them when retention is 0) and poll records older than
+// theirs. Matches are never deleted.
 func cleanRetention(ctx context.Context, cfg *config.Config, store *storage.Store, log *slog.Logger) {
 	n, err := store.DeleteUnmatchedBefore(ctx, time.Now().Add(-cfg.Retention.Unmatched.D()))
 	switch {
@@ -221,6 +222,16 @@ func cleanRetention(ctx context.Context, cfg *config.Config, store *storage.Stor
 		log.Warn("retention cleanup failed; it runs again within the hour", "error", err)
 	case n > 0:
 		log.Info("retention cleanup", "unmatched_items_deleted", n, "older_than", cfg.Retention.Unmatched)
+	}
+	if cfg.Retention.Polls <= 0 {
+		return
+	}
+	n, err = store.DeletePollsBefore(ctx, time.Now().Add(-cfg.Retention.Polls.D()))
+	switch {
+	case err != nil:
+		log.Warn("retention cleanup of poll records failed; it runs again within the hour", "error", err)
+	case n > 0:
+		log.Info("retention cleanup", "polls_deleted", n, "older_than", cfg.Retention.Polls)
 	}
 }
 
