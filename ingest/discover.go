@@ -103,7 +103,7 @@ func (f *Fetcher) Discover(ctx context.Context, pageURL string) (*Discovery, err
 	if err != nil {
 		return nil, err
 	}
-	if feed, err := feedInfo(resp.Body); err == nil {
+	if feed, err := feedInfo(resp.Body, resp.ContentType); err == nil {
 		feed.URL, feed.Source = cmp.Or(resp.MovedTo, pageURL), FoundSelf
 		return &Discovery{Feeds: []DiscoveredFeed{feed}}, nil
 	}
@@ -198,7 +198,7 @@ func (f *Fetcher) check(ctx context.Context, cands []candidate) {
 				c.err = err
 				return
 			}
-			if c.feed, c.err = feedInfo(resp.Body); c.err != nil {
+			if c.feed, c.err = feedInfo(resp.Body, resp.ContentType); c.err != nil {
 				return
 			}
 			c.movedTo = resp.MovedTo
@@ -210,8 +210,8 @@ func (f *Fetcher) check(ctx context.Context, cands []candidate) {
 }
 
 // feedInfo parses body as a feed and returns its title and type.
-func feedInfo(body []byte) (DiscoveredFeed, error) {
-	feed, err := Parse(body)
+func feedInfo(body []byte, contentType string) (DiscoveredFeed, error) {
+	feed, err := Parse(body, contentType)
 	if err != nil {
 		return DiscoveredFeed{}, err
 	}

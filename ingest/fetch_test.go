@@ -214,7 +214,7 @@ func TestParse(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			feed, err := Parse([]byte(tc.body))
+			feed, err := Parse([]byte(tc.body), "")
 			if tc.kind != "" {
 				if ErrorKind(err) != tc.kind {
 					t.Fatalf("err = %v, want kind %s", err, tc.kind)

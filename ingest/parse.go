@@ -15,6 +15,12 @@ type Feed struct {
 	Title   string
 	SiteURL string
 	Items   []Item
+	// Charset is the encoding the feed was read in, by its WHATWG name
+	// ("utf-8", "windows-1252", "shift_jis").
+	Charset string
+	// Repairs says what it took to read the feed; zero when it was read as
+	// served.
+	Repairs Repairs
 }
 
 // Item is one feed entry with the fields wirewatch uses.
@@ -29,9 +35,11 @@ type Item struct {
 	PublishedAt *time.Time
 }
 
-// Parse reads an RSS, Atom or JSON Feed document. A document gofeed cannot
-// read is a *FetchError of kind parse.
-func Parse(body []byte) (feed *Feed, err error) {
+// Parse reads an RSS, Atom or JSON Feed document served with contentType
+// (the HTTP Content-Type header; "" when there is none). The body is first
+// decoded to UTF-8 from the encoding it declares (see decode). A document
+// gofeed cannot read is a *FetchError of kind parse.
+func Parse(body []byte, contentType string) (feed *Feed, err error) {
 	defer func() {
 		// A parser bug on hostile input must cost one poll, not the daemon.
 		if r := recover(); r != nil {
@@ -41,14 +49,16 @@ func Parse(body []byte) (feed *Feed, err error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, &FetchError{Kind: KindParse, Err: errors.New("empty body")}
 	}
-	parsed, err := gofeed.NewParser().Parse(bytes.NewReader(body))
+	d := decode(body, contentType)
+	parsed, err := parseFeed(d.text)
 	if err != nil {
 		if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
-			return nil, &FetchError{Kind: KindParse, Err: fmt.Errorf("not an RSS, Atom or JSON feed (starts with %q)", preview(body))}
+			return nil, &FetchError{Kind: KindParse, Err: fmt.Errorf("not an RSS, Atom or JSON feed (starts with %q)", preview(d.text))}
 		}
 		return nil, &FetchError{Kind: KindParse, Err: err}
 	}
-	out := &Feed{Title: strings.TrimSpace(parsed.Title), SiteURL: strings.TrimSpace(parsed.Link), Items: make([]Item, 0, len(parsed.Items))}
+	out := &Feed{Title: strings.TrimSpace(parsed.Title), SiteURL: strings.TrimSpace(parsed.Link),
+		Items: make([]Item, 0, len(parsed.Items)), Charset: d.charset, Repairs: Repairs{Encoding: d.note}}
 	for _, it := range parsed.Items {
 		if it == nil {
 			continue
@@ -82,6 +92,10 @@ func Parse(body []byte) (feed *Feed, err error) {
 		out.Items = append(out.Items, item)
 	}
 	return out, nil
+}
+
+func parseFeed(text []byte) (*gofeed.Feed, error) {
+	return gofeed.NewParser().Parse(bytes.NewReader(text))
 }
 
 func preview(body []byte) string {

@@ -2,8 +2,112 @@ package ingest
 
 import (
 	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 )
+
+// The fixtures in testdata are small feeds written for these tests, each
+// saved in the encoding its name says (or, for wrong-*, in another one).
+func TestParseEncodings(t *testing.T) {
+	t.Parallel()
+	libya := []string{"Ливия: переговоры в Москве", "Хафтар отступает от Триполи"}
+	arabic := []string{"قوات حفتر تنسحب من طرابلس", "ليبيا: هدنة"}
+	tests := map[string]struct {
+		file        string
+		contentType string
+		charset     string
+		titles      []string
+		overridden  bool // the declared encoding is not the one used
+	}{
+		"windows-1252":               {file: "windows-1252.xml", charset: "windows-1252", titles: []string{"Café talks – “final” offer of €5m", "Tripoli: ceasefire holds"}},
+		"iso-8859-1 as its superset": {file: "iso-8859-1.xml", charset: "windows-1252", titles: []string{"Zürich and Genève host Libya talks", "Señor Ramírez speaks"}},
+		"iso-8859-2":                 {file: "iso-8859-2.xml", charset: "iso-8859-2", titles: []string{"Łódź i Gdańsk: rozmowy o Libii", "Kraków"}},
+		"koi8-r":                     {file: "koi8-r.xml", charset: "koi8-r", titles: libya},
+		"declaration over header":    {file: "koi8-r.xml", contentType: "text/xml; charset=utf-8", charset: "koi8-r", titles: libya},
+		"charset from header":        {file: "windows-1251-header.xml", contentType: "application/rss+xml; charset=windows-1251", charset: "windows-1251", titles: libya},
+		"malformed header":           {file: "windows-1251-header.xml", contentType: `text/xml;charset = "cp1251"`, charset: "windows-1251", titles: libya},
+		"shift_jis":                  {file: "shift_jis.xml", charset: "shift_jis", titles: []string{"リビアの首都トリポリで停戦", "ハフタル司令官が撤退"}},
+		"gb2312 as gbk":              {file: "gb2312.xml", charset: "gbk", titles: []string{"利比亚首都的黎波里停火", "哈夫塔尔部队撤退"}},
+		"euc-kr":                     {file: "euc-kr.xml", charset: "euc-kr", titles: []string{"리비아 수도 트리폴리 휴전", "하프타르 군 철수"}},
+		"utf-8 with bom":             {file: "utf-8-bom.xml", charset: "utf-8", titles: []string{"Ḥaftar’s forces withdraw", "ليبيا"}},
+		"utf-16le with bom":          {file: "utf-16le-bom.xml", charset: "utf-16le", titles: arabic},
+		"utf-16be with bom":          {file: "utf-16be-bom.xml", charset: "utf-16be", titles: arabic},
+		"utf-16le without bom":       {file: "utf-16le.xml", charset: "utf-16le", titles: arabic},
+		"utf-16be without bom":       {file: "utf-16be.xml", charset: "utf-16be", titles: arabic},
+		"utf-32le with bom":          {file: "utf-32le-bom.xml", charset: "utf-32le", titles: arabic},
+		"bom over header":            {file: "utf-16be-bom.xml", contentType: "text/xml; charset=iso-8859-1", charset: "utf-16be", titles: arabic},
+		"json feed in utf-16":        {file: "jsonfeed-utf-16le-bom.json", contentType: "application/feed+json", charset: "utf-16le", titles: []string{"Haftar’s forces withdraw", "ليبيا: هدنة"}},
+
+		"says utf-8, is windows-1252":   {file: "wrong-utf-8-is-windows-1252.xml", charset: "windows-1252", titles: []string{"Café talks – “final” offer", "Zürich"}, overridden: true},
+		"says latin-1, is utf-8":        {file: "wrong-latin-1-is-utf-8.xml", charset: "utf-8", titles: []string{"Café talks – “final” offer", "Zürich"}, overridden: true},
+		"says utf-8, header knows":      {file: "wrong-utf-8-header-windows-1251.xml", contentType: "text/xml; charset=windows-1251", charset: "windows-1251", titles: []string{libya[0], "Хафтар"}, overridden: true},
+		"says utf-16, is utf-8":         {file: "wrong-utf-16-is-utf-8.xml", charset: "utf-8", titles: []string{"Café talks", "Zürich"}, overridden: true},
+		"unknown label":                 {file: "bogus-label.xml", charset: "utf-8", titles: []string{"Café talks", "Zürich"}, overridden: true},
+		"header says utf-16, is 8-bit":  {file: "windows-1251-header.xml", contentType: "text/xml; charset=utf-16", charset: "windows-1252", titles: []string{"Ëèâèÿ: ïåðåãîâîðû â Ìîñêâå", "Õàôòàð îòñòóïàåò îò Òðèïîëè"}, overridden: true},
+		"header wrong, declaration too": {file: "wrong-latin-1-is-utf-8.xml", contentType: "text/xml; charset=koi8-r", charset: "utf-8", titles: []string{"Café talks – “final” offer", "Zürich"}, overridden: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			feed, err := Parse(readFixture(t, tc.file), tc.contentType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := itemTitles(feed); !slices.Equal(got, tc.titles) {
+				t.Errorf("titles = %q, want %q", got, tc.titles)
+			}
+			if feed.Charset != tc.charset {
+				t.Errorf("charset = %q, want %q", feed.Charset, tc.charset)
+			}
+			if got := feed.Repairs.Encoding != ""; got != tc.overridden {
+				t.Errorf("encoding note = %q, want one: %v", feed.Repairs.Encoding, tc.overridden)
+			}
+		})
+	}
+}
+
+func TestDecodeRewritesDeclaration(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		body, contentType, want string
+	}{
+		"koi8-r":         {body: "<?xml version=\"1.0\" encoding=\"koi8-r\"?>\n<r>\xf0\xd2\xc9</r>", want: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<r>При</r>"},
+		"single quotes":  {body: "<?xml version='1.0' encoding = 'latin1' ?><r>\xe9</r>", want: "<?xml version='1.0' encoding = 'UTF-8' ?><r>é</r>"},
+		"utf-8 as is":    {body: `<?xml version="1.0" encoding="utf-8"?><r/>`, want: `<?xml version="1.0" encoding="utf-8"?><r/>`},
+		"no declaration": {body: "<r>\xe9</r>", contentType: "text/xml; charset=ISO-8859-15", want: "<r>é</r>"},
+		"utf-16":         {body: "\xff\xfe<\x00?\x00x\x00m\x00l\x00 \x00e\x00n\x00c\x00o\x00d\x00i\x00n\x00g\x00=\x00\"\x00U\x00T\x00F\x00-\x001\x006\x00\"\x00?\x00>\x00", want: `<?xml encoding="UTF-8"?>`},
+		"utf-8 bom":      {body: "\xef\xbb\xbf<r/>", want: "<r/>"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := decode([]byte(tc.body), tc.contentType); string(got.text) != tc.want {
+				t.Errorf("decode = %q, want %q", got.text, tc.want)
+			}
+		})
+	}
+}
+
+func TestContentTypeCharset(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"":                                       "",
+		"application/xml":                        "",
+		"text/xml; charset=UTF-8":                "UTF-8",
+		`text/xml; charset="koi8-r"`:             "koi8-r",
+		"application/atom+xml;charset='gb2312'":  "gb2312",
+		"text/xml;charset = us-ascii":            "us-ascii",
+		`text/rss+xml;charset= "us-ascii"`:       "us-ascii",
+		"text/xml; charset:iso-8859-1":           "",
+		"text/html; charset=windows-1251; q=0.9": "windows-1251",
+	}
+	for in, want := range tests {
+		if got := contentTypeCharset(in); got != want {
+			t.Errorf("contentTypeCharset(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
 
 // BenchmarkParse measures a clean feed as most polls see it: 60 items of
 // world news with escaped HTML summaries and full text in CDATA (219 KB).
@@ -15,9 +119,26 @@ func BenchmarkParse(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		feed, err := Parse(body)
+		feed, err := Parse(body, "application/rss+xml")
 		if err != nil || len(feed.Items) != 60 {
 			b.Fatalf("Parse: %v", err)
 		}
 	}
+}
+
+func readFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func itemTitles(feed *Feed) []string {
+	var titles []string
+	for _, it := range feed.Items {
+		titles = append(titles, it.Title)
+	}
+	return titles
 }

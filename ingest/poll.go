@@ -97,7 +97,7 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed, sched cron.Schedul
 			rec.Outcome = storage.OutcomeNotModified
 			break
 		}
-		parsed, err = Parse(resp.Body)
+		parsed, err = Parse(resp.Body, resp.ContentType)
 	}
 
 	if err != nil {
