@@ -37,8 +37,10 @@ type Item struct {
 
 // Parse reads an RSS, Atom or JSON Feed document served with contentType
 // (the HTTP Content-Type header; "" when there is none). The body is first
-// decoded to UTF-8 from the encoding it declares (see decode). A document
-// gofeed cannot read is a *FetchError of kind parse.
+// decoded to UTF-8 from the encoding it declares (see decode). An XML
+// document the parser cannot read as served gets a second chance after the
+// lenient pass (see repairXML). A document that cannot be read either way is
+// a *FetchError of kind parse.
 func Parse(body []byte, contentType string) (feed *Feed, err error) {
 	defer func() {
 		// A parser bug on hostile input must cost one poll, not the daemon.
@@ -50,7 +52,28 @@ func Parse(body []byte, contentType string) (feed *Feed, err error) {
 		return nil, &FetchError{Kind: KindParse, Err: errors.New("empty body")}
 	}
 	d := decode(body, contentType)
-	parsed, err := parseFeed(d.text)
+	repairs := Repairs{Encoding: d.note}
+	var parsed *gofeed.Feed
+	if d.valid || isJSON(d.text) {
+		parsed, err = parseFeed(d.text)
+	}
+	// The lenient pass costs a copy of the document, so only a feed that
+	// needs it pays for it: one that failed as served, or one with invalid
+	// UTF-8, which is bound to fail. JSON is left alone: encoding/json
+	// replaces invalid UTF-8 itself, and XML repairs would change strings.
+	if parsed == nil && !isJSON(d.text) {
+		fixed, r := repairXML(d.text)
+		if r.Lenient() || err == nil {
+			p, ferr := parseFeed(fixed)
+			switch {
+			case ferr == nil:
+				r.Encoding = d.note
+				parsed, err, repairs = p, nil, r
+			case err == nil:
+				err = ferr
+			}
+		}
+	}
 	if err != nil {
 		if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
 			return nil, &FetchError{Kind: KindParse, Err: fmt.Errorf("not an RSS, Atom or JSON feed (starts with %q)", preview(d.text))}
@@ -58,7 +81,7 @@ func Parse(body []byte, contentType string) (feed *Feed, err error) {
 		return nil, &FetchError{Kind: KindParse, Err: err}
 	}
 	out := &Feed{Title: strings.TrimSpace(parsed.Title), SiteURL: strings.TrimSpace(parsed.Link),
-		Items: make([]Item, 0, len(parsed.Items)), Charset: d.charset, Repairs: Repairs{Encoding: d.note}}
+		Items: make([]Item, 0, len(parsed.Items)), Charset: d.charset, Repairs: repairs}
 	for _, it := range parsed.Items {
 		if it == nil {
 			continue
@@ -96,6 +119,12 @@ func Parse(body []byte, contentType string) (feed *Feed, err error) {
 
 func parseFeed(text []byte) (*gofeed.Feed, error) {
 	return gofeed.NewParser().Parse(bytes.NewReader(text))
+}
+
+// isJSON reports whether text looks like a JSON document rather than XML.
+func isJSON(text []byte) bool {
+	t := bytes.TrimLeft(text, " \t\r\n")
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
 }
 
 func preview(body []byte) string {

@@ -63,6 +63,102 @@ func TestParseEncodings(t *testing.T) {
 			if got := feed.Repairs.Encoding != ""; got != tc.overridden {
 				t.Errorf("encoding note = %q, want one: %v", feed.Repairs.Encoding, tc.overridden)
 			}
+			if feed.Repairs.Lenient() {
+				t.Errorf("lenient pass used: %s", feed.Repairs)
+			}
+		})
+	}
+}
+
+// Feeds that break XML in the ways real feeds do keep their items.
+func TestParseLenient(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		file    string
+		titles  []string
+		siteURL string
+		repairs Repairs // what the lenient pass did; zero when it was not needed
+	}{
+		"control characters": {file: "control-chars.xml", titles: []string{"Libya talks resume", "Ceasefire holds", "Tripoli calm"},
+			repairs: Repairs{Illegal: 12}},
+		"bare ampersands": {file: "bare-ampersands.xml", titles: []string{"AT&T and P&O sign deal", "Q&A: what next for Libya?", "Fish & chips &copy 2020"},
+			siteURL: "https://wire.example/?a=1&b=2"},
+		"html entities": {file: "html-entities.xml", titles: []string{"Café talks\u00a0resume", "Haftar’s offer…", "AT&T & more"}},
+		"a bad byte among good items": {file: "bad-byte-item.xml", titles: []string{"Ḥaftar’s forces withdraw", "Ceasefire \uFFFD\uFFFD holds", "ليبيا: هدنة"},
+			repairs: Repairs{InvalidUTF8: 4}},
+		"bare less-than": {file: "less-than.xml", titles: []string{"Turnout < 30% in Benghazi", "Libya <3 peace"},
+			repairs: Repairs{Escaped: 4}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			feed, err := Parse(readFixture(t, tc.file), "application/rss+xml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := itemTitles(feed); !slices.Equal(got, tc.titles) {
+				t.Errorf("titles = %q, want %q", got, tc.titles)
+			}
+			if tc.siteURL != "" && feed.SiteURL != tc.siteURL {
+				t.Errorf("site URL = %q, want %q", feed.SiteURL, tc.siteURL)
+			}
+			if feed.Repairs != tc.repairs {
+				t.Errorf("repairs = %+v (%s), want %+v", feed.Repairs, feed.Repairs, tc.repairs)
+			}
+			for _, it := range feed.Items {
+				if it.PublishedAt == nil || it.Link == "" || it.GUID == "" {
+					t.Errorf("item lost fields: %+v", it)
+				}
+			}
+		})
+	}
+}
+
+// A download cut short fails, even with complete items in it: a poll that
+// read it would store its validators, and the server would then answer
+// "not modified" until the feed changes, so its last items would never be
+// read.
+func TestParseCutShortFails(t *testing.T) {
+	t.Parallel()
+	_, err := Parse(readFixture(t, "truncated.xml"), "application/rss+xml")
+	if ErrorKind(err) != KindParse {
+		t.Fatalf("err = %v, want kind %s", err, KindParse)
+	}
+}
+
+func TestRepairXML(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		in, want string
+		repairs  Repairs
+	}{
+		"clean":                    {in: `<r a="1 &amp; 2">x &lt; y &#233; &#xE9;</r>`, want: `<r a="1 &amp; 2">x &lt; y &#xe9; &#xe9;</r>`},
+		"bare ampersand":           {in: `<r>AT&T, Q & A</r>`, want: `<r>AT&amp;T, Q &amp; A</r>`, repairs: Repairs{Escaped: 2}},
+		"ampersand in attribute":   {in: `<r><a href="?a=1&b=2"/></r>`, want: `<r><a href="?a=1&amp;b=2"/></r>`, repairs: Repairs{Escaped: 1}},
+		"unknown entity":           {in: `<r>&bogus; &notit;</r>`, want: `<r>&amp;bogus; &amp;notit;</r>`, repairs: Repairs{Escaped: 2}},
+		"legacy entity, no ;":      {in: `<r>&copy 2020</r>`, want: `<r>&amp;copy 2020</r>`, repairs: Repairs{Escaped: 1}},
+		"html entities":            {in: `<r t="caf&eacute;">&nbsp;&hellip;&semi;</r>`, want: "<r t=\"café\">\u00a0…;</r>", repairs: Repairs{Entities: 4}},
+		"html entity for markup":   {in: `<r>&AMP; &LT;b&GT;</r>`, want: `<r>&amp; &lt;b&gt;</r>`, repairs: Repairs{Entities: 3}},
+		"numeric references":       {in: `<r>&#1;&#x0B;&#xFFFE;&#55296;&#X41;&#;&#xZZ;</r>`, want: `<r>&#x41;&amp;#;&amp;#xZZ;</r>`, repairs: Repairs{Illegal: 4, Escaped: 2}},
+		"control characters":       {in: "<r>a\x00b\x01c\td\ne\rf\x1fg\uffffh</r>", want: "<r>abc\td\ne\rfgh</r>", repairs: Repairs{Illegal: 4}},
+		"invalid utf-8":            {in: "<r>caf\xe9 \xe2\x82 ok \xf0\x9f\x98\x80</r>", want: "<r>caf\uFFFD \uFFFD\uFFFD ok \U0001F600</r>", repairs: Repairs{InvalidUTF8: 3}},
+		"bare less-than":           {in: `<r>a < b, 1 <3, x <= y</r>`, want: `<r>a &lt; b, 1 &lt;3, x &lt;= y</r>`, repairs: Repairs{Escaped: 3}},
+		"literal sections":         {in: "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY e \"&x;\">]><!-- a & b --><r><![CDATA[a & b < c\x01]]></r>", want: `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "&x;">]><!-- a & b --><r><![CDATA[a & b < c]]></r>`, repairs: Repairs{Illegal: 1}},
+		"cut short, left so":       {in: "<rss><item><title>a &amp b</title></item><item><![CDATA[x\x01", want: "<rss><item><title>a &amp;amp b</title></item><item><![CDATA[x", repairs: Repairs{Escaped: 1, Illegal: 1}},
+		"cut in a tag, left so":    {in: `<feed><entry a="x&y`, want: `<feed><entry a="x&amp;y`, repairs: Repairs{Escaped: 1}},
+		"unclosed html in text":    {in: `<rss><item><description>a<br>b</description></item></rss>`, want: `<rss><item><description>a<br>b</description></item></rss>`},
+		"quoted > in an attribute": {in: `<r><a title="x > y">t</a></r>`, want: `<r><a title="x > y">t</a></r>`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, repairs := repairXML([]byte(tc.in))
+			if string(got) != tc.want {
+				t.Errorf("repairXML(%q)\n got %q\nwant %q", tc.in, got, tc.want)
+			}
+			if repairs != tc.repairs {
+				t.Errorf("repairs = %+v, want %+v", repairs, tc.repairs)
+			}
 		})
 	}
 }
