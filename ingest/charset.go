@@ -245,8 +245,15 @@ func contentTypeCharset(contentType string) string {
 	if _, params, err := mime.ParseMediaType(contentType); err == nil {
 		return strings.Trim(params["charset"], " \t'")
 	}
-	lower := strings.ToLower(contentType)
-	i := strings.Index(lower, "charset")
+	// Lowered byte for byte: strings.ToLower would move the offsets of a
+	// header with invalid UTF-8 in it.
+	lower := []byte(contentType)
+	for k, c := range lower {
+		if 'A' <= c && c <= 'Z' {
+			lower[k] = c + 'a' - 'A'
+		}
+	}
+	i := bytes.Index(lower, []byte("charset"))
 	if i < 0 {
 		return ""
 	}

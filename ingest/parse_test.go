@@ -4,7 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 // The fixtures in testdata are small feeds written for these tests, each
@@ -203,6 +206,50 @@ func TestContentTypeCharset(t *testing.T) {
 			t.Errorf("contentTypeCharset(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzParse checks that no document makes Parse panic or hang, and that
+// what it returns is valid UTF-8, as storage needs.
+func FuzzParse(f *testing.F) {
+	paths, _ := filepath.Glob("testdata/*.xml")
+	more, _ := filepath.Glob("testdata/*.json")
+	for _, p := range append(paths, more...) {
+		if strings.HasSuffix(p, "wire.xml") {
+			continue // too big to mutate usefully
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, "")
+		f.Add(b, "text/xml; charset=windows-1251")
+	}
+	f.Add([]byte(rssFeed), "application/rss+xml; charset=utf-8")
+	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
+		done := make(chan struct{})
+		var feed *Feed
+		var err error
+		go func() {
+			defer close(done)
+			feed, err = Parse(body, contentType)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Parse did not return within 10s")
+		}
+		if err != nil {
+			if strings.Contains(err.Error(), "parser panic") || ErrorKind(err) != KindParse {
+				t.Fatalf("Parse: %v", err)
+			}
+			return
+		}
+		for _, s := range append([]string{feed.Title, feed.SiteURL}, itemTitles(feed)...) {
+			if !utf8.ValidString(s) {
+				t.Fatalf("invalid UTF-8 out: %q", s)
+			}
+		}
+	})
 }
 
 // BenchmarkParse measures a clean feed as most polls see it: 60 items of
