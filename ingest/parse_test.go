@@ -149,6 +149,8 @@ func TestRepairXML(t *testing.T) {
 		"literal sections":         {in: "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY e \"&x;\">]><!-- a & b --><r><![CDATA[a & b < c\x01]]></r>", want: `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "&x;">]><!-- a & b --><r><![CDATA[a & b < c]]></r>`, repairs: Repairs{Illegal: 1}},
 		"cut short, left so":       {in: "<rss><item><title>a &amp b</title></item><item><![CDATA[x\x01", want: "<rss><item><title>a &amp;amp b</title></item><item><![CDATA[x", repairs: Repairs{Escaped: 1, Illegal: 1}},
 		"cut in a tag, left so":    {in: `<feed><entry a="x&y`, want: `<feed><entry a="x&amp;y`, repairs: Repairs{Escaped: 1}},
+		"root end tag without >":   {in: "<rss><channel/></rss \n", want: "<rss><channel/></rss \n>", repairs: Repairs{RootClosed: true}},
+		"other end tag without >":  {in: "<rss><channel></channel", want: "<rss><channel></channel"},
 		"unclosed html in text":    {in: `<rss><item><description>a<br>b</description></item></rss>`, want: `<rss><item><description>a<br>b</description></item></rss>`},
 		"quoted > in an attribute": {in: `<r><a title="x > y">t</a></r>`, want: `<r><a title="x > y">t</a></r>`},
 	}

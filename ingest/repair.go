@@ -22,11 +22,14 @@ type Repairs struct {
 	Illegal     int // characters XML forbids (controls, U+FFFE, U+FFFF), removed, also as &#N; references
 	Escaped     int // & and < that start no reference or tag, escaped
 	Entities    int // HTML named entities XML does not define, replaced by their characters
+	// The document ended in its root element's end tag, short of only the
+	// final '>', which was added.
+	RootClosed bool
 }
 
 // Lenient reports whether the lenient pass changed the document.
 func (r Repairs) Lenient() bool {
-	return r.InvalidUTF8+r.Illegal+r.Escaped+r.Entities > 0
+	return r.InvalidUTF8+r.Illegal+r.Escaped+r.Entities > 0 || r.RootClosed
 }
 
 // String lists the repairs for a log line; "" when there were none.
@@ -48,6 +51,9 @@ func (r Repairs) String() string {
 			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
 		}
 	}
+	if r.RootClosed {
+		parts = append(parts, "'>' of the root's end tag added")
+	}
 	return strings.Join(parts, "; ")
 }
 
@@ -62,10 +68,13 @@ func (r Repairs) String() string {
 //
 // A document cut short is left so: it must fail, so that nothing of the poll
 // is recorded and the next one fetches the whole feed again, instead of
-// storing validators that would make the server answer "not modified".
+// storing validators that would make the server answer "not modified". Only
+// a document that ends in its root's end tag, short of the final '>', gets
+// it: nothing of it is missing.
 func repairXML(src []byte) ([]byte, Repairs) {
 	var r Repairs
 	out := make([]byte, 0, len(src)+len(src)/64)
+	var root []byte // the name of the first element
 	for i := 0; i < len(src); {
 		c := src[i]
 		switch {
@@ -75,14 +84,22 @@ func repairXML(src []byte) ([]byte, Repairs) {
 				i = end
 				continue
 			}
-			end := tagEnd(src, i)
-			if end == i {
+			name, end := tagEnd(src, i)
+			switch {
+			case name == nil:
 				r.Escaped++
 				out = append(out, "&lt;"...)
 				i++
 				continue
+			case root == nil && src[i+1] != '/':
+				root = name
 			}
 			out = r.appendTag(out, src[i:end])
+			if end == len(src) && src[i+1] == '/' && src[end-1] != '>' && bytes.Equal(name, root) &&
+				len(bytes.TrimRight(src[i+2+len(name):], " \t\r\n")) == 0 {
+				r.RootClosed = true
+				out = append(out, '>')
+			}
 			i = end
 		case c == '&':
 			var n int
@@ -104,10 +121,10 @@ func repairXML(src []byte) ([]byte, Repairs) {
 	return out, r
 }
 
-// tagEnd returns the end of the start or end tag at src[i]: after its '>',
-// or the end of src for a tag cut short. It returns i when the '<' starts
-// no tag.
-func tagEnd(src []byte, i int) int {
+// tagEnd returns the name of the start or end tag at src[i] and its end:
+// after its '>', or the end of src for a tag cut short. The name is nil when
+// the '<' starts no tag.
+func tagEnd(src []byte, i int) (name []byte, end int) {
 	j := i + 1
 	if j < len(src) && src[j] == '/' {
 		j++
@@ -117,10 +134,10 @@ func tagEnd(src []byte, i int) int {
 		k++
 	}
 	if k == j || src[j] == '-' || src[j] == '.' || (src[j] >= '0' && src[j] <= '9') {
-		return i
+		return nil, i
 	}
 	if k < len(src) && !isSpace(src[k]) && src[k] != '>' && src[k] != '/' {
-		return i
+		return nil, i
 	}
 	var quote byte
 	for e := k; e < len(src); e++ {
@@ -132,10 +149,10 @@ func tagEnd(src []byte, i int) int {
 		case c == '"' || c == '\'':
 			quote = c
 		case c == '>':
-			return e + 1
+			return src[j:k], e + 1
 		}
 	}
-	return len(src)
+	return src[j:k], len(src)
 }
 
 // appendTag appends a whole tag, checking its characters and the references
