@@ -11,10 +11,12 @@ CONFIG   ?= config/wirewatch.yaml
 PGDIR    := .wirewatch/pg
 DEVDB    := bin/devdb
 WIREWATCH := bin/wirewatch
+# Feed files for `make corpus-check`; skipped with a message when absent.
+CORPUS   ?= ../shared/corpus/wild ../shared/corpus/news
 # Extra arguments for `make matches`, e.g. make matches ARGS='--since 24h --format json'
 ARGS     ?=
 
-.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check bench-match bench-stories clean
+.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check corpus-check bench-match bench-stories clean
 
 all: build
 
@@ -67,6 +69,10 @@ db-stop: $(DEVDB)
 # or FEEDFARM=path; skipped with a message without it).
 farm-check: build
 	bench/farm-check.sh
+
+# Fetch and parse every file of the feed corpus (CORPUS) on loopback and count the outcomes.
+corpus-check:
+	$(GO) run ./bench/corpuscheck $(CORPUS)
 
 # Matching throughput by number of terms, beside Go's regexp (see BENCHMARKS.md).
 bench-match:
