@@ -33,6 +33,9 @@ type Poller struct {
 	Stories storage.StoryOptions
 	// Policy plans each feed's next poll.
 	Policy Policy
+	// References scores new matches against the reference articles; nil
+	// or empty stores them without a relevance.
+	References *References
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
@@ -185,6 +188,7 @@ func (p *Poller) classify(feed storage.Feed, parsed *Feed) (matched, unmatched [
 			continue
 		}
 		si.Watches, si.Hits, si.Snippets = res.Watches, res.Hits, res.Snippets
+		si.Relevance = storage.ItemRelevance(p.References.Scorer(), title, summary, content)
 		for w, snip := range si.Snippets {
 			si.Snippets[w] = truncate(snip, 1000)
 		}

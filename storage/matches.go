@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -17,6 +18,9 @@ type MatchFilter struct {
 	Watches    []string  // any of these entries (case-insensitive); empty for all
 	Unreviewed bool      // only items not yet marked reviewed
 	Limit      int       // 0 for no limit
+	// ByRelevance lists the most relevant to the reference articles first
+	// (items without a score last), then the newest.
+	ByRelevance bool
 }
 
 // Match is a stored matching item with why it matched.
@@ -31,12 +35,13 @@ type Match struct {
 	ReviewedAt  *time.Time        `json:"reviewed_at"`
 	Watches     []string          `json:"watches"`
 	Hits        []classify.Hit    `json:"hits"`
-	Snippets    map[string]string `json:"snippets"` // by watch entry, the hit marked ⟦like this⟧
-	FoundBy     string            `json:"found_by"` // poll, or rematch
+	Snippets    map[string]string `json:"snippets"`  // by watch entry, the hit marked ⟦like this⟧
+	FoundBy     string            `json:"found_by"`  // poll, or rematch
+	Relevance   *float64          `json:"relevance"` // to the reference articles, 0 to about 1; null without any
 }
 
 // Matches lists stored matches, newest first (by when they were first seen,
-// then by publication time).
+// then by publication time), or the most relevant first.
 func (s *Store) Matches(ctx context.Context, f MatchFilter) ([]Match, error) {
 	since, watches, limit := matchFilterArgs(f)
 	rows, err := s.db.Query(ctx, `
@@ -48,22 +53,29 @@ func (s *Store) Matches(ctx context.Context, f MatchFilter) ([]Match, error) {
 		                         ORDER BY h.watch, h.field, h.start_offset)
 		          FROM match_hits h WHERE h.item_id = i.id),
 		       (SELECT jsonb_object_agg(m.watch, m.snippet) FROM matches m WHERE m.item_id = i.id),
-		       (SELECT m.found_by FROM matches m WHERE m.item_id = i.id ORDER BY m.matched_at, m.watch LIMIT 1)
+		       (SELECT m.found_by FROM matches m WHERE m.item_id = i.id ORDER BY m.matched_at, m.watch LIMIT 1),
+		       i.relevance
 		FROM items i
 		JOIN feeds f ON f.id = i.feed_id
 		WHERE ($1::timestamptz IS NULL OR i.first_seen_at >= $1)
 		  AND (NOT $2 OR i.reviewed_at IS NULL)
 		  AND (cardinality($3::text[]) = 0
 		       OR EXISTS (SELECT 1 FROM matches m WHERE m.item_id = i.id AND lower(m.watch) = ANY($3)))
-		ORDER BY i.first_seen_at DESC, i.published_at DESC NULLS LAST, i.id DESC
-		LIMIT $4`, since, f.Unreviewed, watches, limit)
+		ORDER BY CASE WHEN $5 THEN i.relevance END DESC NULLS LAST,
+		         i.first_seen_at DESC, i.published_at DESC NULLS LAST, i.id DESC
+		LIMIT $4`, since, f.Unreviewed, watches, limit, f.ByRelevance)
 	if err != nil {
 		return nil, fmt.Errorf("list matches: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Match, error) {
 		var m Match
 		err := r.Scan(&m.ItemID, &m.Title, &m.Link, &m.FeedURL, &m.Feed, &m.PublishedAt, &m.FirstSeenAt,
-			&m.ReviewedAt, &m.Watches, &m.Hits, &m.Snippets, &m.FoundBy)
+			&m.ReviewedAt, &m.Watches, &m.Hits, &m.Snippets, &m.FoundBy, &m.Relevance)
+		if m.Relevance != nil {
+			// Stored as real: keep the digits it has, not float32's noise.
+			r := math.Round(*m.Relevance*10000) / 10000
+			m.Relevance = &r
+		}
 		return m, err
 	})
 	if err != nil {

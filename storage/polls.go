@@ -74,6 +74,7 @@ type Item struct {
 	ContentHash string            // of title and text: a change is an edit
 	Signature   []byte            // MinHash signature (classify.Signature.Bytes); nil for no text
 	Bands       []int64           // its LSH band keys
+	Relevance   *float64          // to the reference articles; nil without any
 }
 
 // Saved says what SavePoll wrote.
@@ -200,11 +201,12 @@ func (s *Store) storeItems(ctx context.Context, feedID int64, items []Item, foun
 		c := itemColumns(edited)
 		tag, err := s.db.Exec(ctx, `
 			UPDATE items SET title = t.title, summary = t.summary, content = t.content, author = t.author,
-			       content_hash = t.hash, revisions = items.revisions + 1, updated_at = now()
-			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-			     AS t(id, title, summary, content, author, hash)
+			       content_hash = t.hash, revisions = items.revisions + 1, updated_at = now(),
+			       relevance = coalesce(t.relevance, items.relevance)
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::real[])
+			     AS t(id, title, summary, content, author, hash, relevance)
 			WHERE items.id = t.id AND items.content_hash <> t.hash`,
-			editedIDs, c.title, c.summary, c.content, c.author, c.hash)
+			editedIDs, c.title, c.summary, c.content, c.author, c.hash, c.relevance)
 		if err != nil {
 			return Saved{}, 0, fmt.Errorf("update edited items: %w", err)
 		}
@@ -225,16 +227,17 @@ func (s *Store) storeItems(ctx context.Context, feedID int64, items []Item, foun
 		c := itemColumns(fresh)
 		rows, err := s.db.Query(ctx, `
 			INSERT INTO items (key, feed_id, guid, link, title, summary, content, author, categories, published_at,
-			                   content_hash, signature, bands)
+			                   content_hash, signature, bands, relevance)
 			SELECT key, $1, guid, link, title, summary, content, author, string_to_array(categories, E'\x1f'),
-			       published_at, hash, signature, bands::bigint[]
+			       published_at, hash, signature, bands::bigint[], relevance
 			FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-			            $9::text[], $10::timestamptz[], $11::text[], $12::bytea[], $13::text[])
-			     AS t(key, guid, link, title, summary, content, author, categories, published_at, hash, signature, bands)
+			            $9::text[], $10::timestamptz[], $11::text[], $12::bytea[], $13::text[], $14::real[])
+			     AS t(key, guid, link, title, summary, content, author, categories, published_at, hash, signature, bands,
+			          relevance)
 			ON CONFLICT (key) DO NOTHING
 			RETURNING key, id`,
 			feedID, c.key, c.guid, c.link, c.title, c.summary, c.content, c.author, c.categories, c.published,
-			c.hash, c.signature, c.bands)
+			c.hash, c.signature, c.bands, c.relevance)
 		if err != nil {
 			return Saved{}, 0, fmt.Errorf("insert items: %w", err)
 		}
@@ -353,6 +356,7 @@ type columns struct {
 	published                                                          []*time.Time
 	signature                                                          [][]byte
 	bands                                                              []*string // array literals
+	relevance                                                          []*float64
 }
 
 func itemColumns(items []Item) columns {
@@ -375,6 +379,7 @@ func itemColumns(items []Item) columns {
 			bands = &lit
 		}
 		c.bands = append(c.bands, bands)
+		c.relevance = append(c.relevance, it.Relevance)
 	}
 	return c
 }

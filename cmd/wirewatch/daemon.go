@@ -78,6 +78,28 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}()
 	go reloads.watch(stopCtx)
 	go func() {
+		// Reference articles added or removed (wirewatch reference) are
+		// taken up within a minute.
+		known, _ := p.store.ReferencesVersion(stopCtx)
+		tick := time.NewTicker(time.Minute)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopCtx.Done():
+				return
+			case <-tick.C:
+			}
+			v, err := loadReferences(stopCtx, p.store, p.refs, known)
+			switch {
+			case err != nil && stopCtx.Err() == nil:
+				log.Warn("reference articles not reloaded; retried in a minute", "error", err)
+			case err == nil && v != known:
+				log.Info("reference articles reloaded")
+				known = v
+			}
+		}
+	}()
+	go func() {
 		// Retention runs hourly beside the polls; it never touches matches.
 		tick := time.NewTicker(time.Hour)
 		defer tick.Stop()

@@ -74,6 +74,7 @@ func commands() []command {
 		{"matches", "list stored matches, newest first", cmdMatches},
 		{"match", "try the watchlist on items read from stdin (no database)", cmdMatch},
 		{"rematch", "apply the current watchlist to the items of a past window", cmdRematch},
+		{"reference", "add, list or remove the reference articles matches are ranked against", cmdReference},
 		{"feeds", "the feed list: discover a page's feeds, export the list as OPML", cmdFeeds},
 		{"check-config", "validate the configuration and summarize it", cmdCheckConfig},
 		{"version", "print version, commit and Go version", cmdVersion},

@@ -30,7 +30,7 @@ func (s *stringsFlag) Set(v string) error {
 }
 
 func cmdMatches(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "matches", "matches [--stories] [--since 24h] [--watch NAME]... [--unreviewed] [--mark-reviewed] [--limit N] [--format table|json|csv]")
+	fs := newFlags(e, "matches", "matches [--stories] [--since 24h] [--watch NAME]... [--unreviewed] [--mark-reviewed] [--sort time|relevance] [--limit N] [--format table|json|csv]")
 	cfgPath := configFlag(fs)
 	since := fs.String("since", "", "only matches first seen since `DURATION` ago (90m, 24h, 7d) or since a TIMESTAMP (2020-05-01, 2020-05-01T10:00:00Z)")
 	var watches stringsFlag
@@ -39,11 +39,15 @@ func cmdMatches(ctx context.Context, e *env, args []string) error {
 	markReviewed := fs.Bool("mark-reviewed", false, "mark the listed matches reviewed")
 	limit := fs.Int("limit", 100, "at most `N` matches (0 for all)")
 	format := fs.String("format", "table", "output format: table, json (one object per line) or csv")
+	sortBy := fs.String("sort", "time", "order: time (newest first) or relevance (to the reference articles, most relevant first)")
 	stories := fs.Bool("stories", false, "one row per story (copies of one article in several outlets), newest first; --since, --watch, --unreviewed, --limit and --mark-reviewed apply to stories")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
-	filter := storage.MatchFilter{Watches: watches, Unreviewed: *unreviewed, Limit: *limit}
+	filter := storage.MatchFilter{Watches: watches, Unreviewed: *unreviewed, Limit: *limit, ByRelevance: *sortBy == "relevance"}
+	if *sortBy != "time" && *sortBy != "relevance" {
+		return usagef("--sort must be time or relevance, not %q", *sortBy)
+	}
 	if *since != "" {
 		t, err := parseSince(*since, time.Now())
 		if err != nil {
@@ -131,7 +135,7 @@ func writeMatchTable(w io.Writer, ms []storage.Match) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tFIRST SEEN\tPUBLISHED\tWATCHES\tFEED\tTITLE\tLINK")
+	fmt.Fprintln(tw, "ID\tFIRST SEEN\tPUBLISHED\tREL\tWATCHES\tFEED\tTITLE\tLINK")
 	for _, m := range ms {
 		published := "-"
 		if m.PublishedAt != nil {
@@ -141,8 +145,8 @@ func writeMatchTable(w io.Writer, ms []storage.Match) error {
 		if m.ReviewedAt != nil {
 			title = "(reviewed) " + title
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ItemID, m.FirstSeenAt.Local().Format("2006-01-02 15:04"), published,
-			strings.Join(m.Watches, ","), clip(m.Feed, 28), clip(oneLine(title), 90), m.Link)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ItemID, m.FirstSeenAt.Local().Format("2006-01-02 15:04"), published,
+			relevanceText(m.Relevance, "-"), strings.Join(m.Watches, ","), clip(m.Feed, 28), clip(oneLine(title), 90), m.Link)
 	}
 	return tw.Flush()
 }
@@ -167,7 +171,7 @@ func writeMatchJSON(w io.Writer, ms []storage.Match) error {
 
 func writeMatchCSV(w io.Writer, ms []storage.Match) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"id", "first_seen_at", "published_at", "watches", "terms", "feed", "feed_url", "title", "link", "reviewed_at", "snippet", "found_by"})
+	_ = cw.Write([]string{"id", "first_seen_at", "published_at", "watches", "terms", "feed", "feed_url", "title", "link", "reviewed_at", "snippet", "found_by", "relevance"})
 	for _, m := range ms {
 		var terms []string
 		for _, h := range m.Hits {
@@ -176,11 +180,19 @@ func writeMatchCSV(w io.Writer, ms []storage.Match) error {
 		_ = cw.Write([]string{
 			strconv.FormatInt(m.ItemID, 10), m.FirstSeenAt.UTC().Format(time.RFC3339), formatTime(m.PublishedAt),
 			strings.Join(m.Watches, ";"), strings.Join(terms, ";"), m.Feed, m.FeedURL, m.Title, m.Link, formatTime(m.ReviewedAt),
-			firstSnippet(m), m.FoundBy,
+			firstSnippet(m), m.FoundBy, relevanceText(m.Relevance, ""),
 		})
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// relevanceText prints a relevance score, or none when there is none.
+func relevanceText(r *float64, none string) string {
+	if r == nil {
+		return none
+	}
+	return strconv.FormatFloat(*r, 'f', 3, 64)
 }
 
 func formatTime(t *time.Time) string {

@@ -31,12 +31,13 @@ type reloader struct {
 
 	mu      sync.Mutex
 	cfg     *config.Config // the configuration running now
+	poller  *ingest.Poller // and its poller
 	lastErr string
 	lastAt  time.Time
 }
 
 func newReloader(e *env, p *pipeline, level *slog.LevelVar, reg prometheus.Registerer) *reloader {
-	r := &reloader{e: e, p: p, level: level, cfg: p.cfg,
+	r := &reloader{e: e, p: p, level: level, cfg: p.cfg, poller: p.sched.Poller,
 		success: prometheus.NewGauge(prometheus.GaugeOpts{Name: "wirewatch_config_last_reload_success",
 			Help: "1 when the last configuration load (at start or reload) succeeded, 0 when it failed and the previous one runs on."}),
 		stamp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "wirewatch_config_last_reload_timestamp_seconds",
@@ -71,13 +72,17 @@ func (r *reloader) reload(ctx context.Context, trigger string) {
 	old := r.current()
 	r.stamp.SetToCurrentTime()
 	cfg, matcher, err := loadConfig(r.e, old.Path)
+	var poller *ingest.Poller
 	if err == nil {
 		var feeds []ingest.ScheduledFeed
 		if feeds, err = setupFeeds(ctx, cfg, r.p.store); err == nil {
-			poller := newPoller(cfg, matcher, r.p.store, r.p.sched.Poller.Fetcher)
+			r.mu.Lock()
+			fetcher := r.poller.Fetcher
+			r.mu.Unlock()
 			if fetchOptions(cfg) != fetchOptions(old) {
-				poller.Fetcher = ingest.NewFetcher(fetchOptions(cfg))
+				fetcher = ingest.NewFetcher(fetchOptions(cfg))
 			}
+			poller = newPoller(cfg, matcher, r.p.store, fetcher, r.p.refs)
 			r.p.sched.Reload(feeds, poller, cfg.Fetch.Concurrency)
 		}
 	}
@@ -89,7 +94,7 @@ func (r *reloader) reload(ctx context.Context, trigger string) {
 		log.Error("configuration not reloaded; the previous one runs on", "trigger", trigger, "error", err)
 		return
 	}
-	r.cfg, r.lastErr, r.lastAt = cfg, "", time.Now()
+	r.cfg, r.poller, r.lastErr, r.lastAt = cfg, poller, "", time.Now()
 	r.mu.Unlock()
 	r.success.Set(1)
 	var level slog.Level

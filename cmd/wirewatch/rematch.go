@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wirewatch/wirewatch/classify"
+	"github.com/wirewatch/wirewatch/ingest"
 	"github.com/wirewatch/wirewatch/storage"
 )
 
@@ -42,6 +43,11 @@ marked found_by = rematch. Run it after adding a term to find last week's items 
 	}
 	defer pool.Close()
 	store := storage.New(pool)
+	refs := &ingest.References{}
+	if _, err := loadReferences(ctx, store, refs, ""); err != nil {
+		return err
+	}
+	scorer := refs.Scorer()
 
 	if kept := now.Add(-cfg.Retention.Unmatched.D()); from.Before(kept) {
 		fmt.Fprintf(e.stderr, "rematch: unmatched items are kept for %s (retention.unmatched); older ones were not kept and cannot be searched\n", cfg.Retention.Unmatched)
@@ -78,6 +84,7 @@ marked found_by = rematch. Run it after adding a term to find last week's items 
 					Categories: r.Categories, Author: r.Author})
 				if res.Matched() {
 					r.Watches, r.Hits, r.Snippets = res.Watches, res.Hits, res.Snippets
+					r.Relevance = storage.ItemRelevance(scorer, r.Title, r.Summary, r.Content)
 					found = append(found, r)
 				}
 			}

@@ -178,7 +178,8 @@ type pipeline struct {
 	store *storage.Store
 	feeds []ingest.ScheduledFeed
 	sched *ingest.Scheduler
-	level *slog.LevelVar // the log's, which a reload may change
+	level *slog.LevelVar     // the log's, which a reload may change
+	refs  *ingest.References // the reference articles' scorer
 }
 
 // openPipeline loads the configuration and connects everything a poll
@@ -198,8 +199,13 @@ func openPipeline(ctx context.Context, e *env, cfgPath string, migrate bool) (*p
 		p.pool.Close()
 		return nil, err
 	}
+	p.refs = &ingest.References{}
+	if _, err := loadReferences(ctx, p.store, p.refs, ""); err != nil {
+		p.pool.Close()
+		return nil, err
+	}
 	p.sched = &ingest.Scheduler{
-		Poller:      newPoller(cfg, matcher, p.store, ingest.NewFetcher(fetchOptions(cfg))),
+		Poller:      newPoller(cfg, matcher, p.store, ingest.NewFetcher(fetchOptions(cfg)), p.refs),
 		Log:         p.log,
 		Concurrency: cfg.Fetch.Concurrency,
 	}
@@ -207,9 +213,28 @@ func openPipeline(ctx context.Context, e *env, cfgPath string, migrate bool) (*p
 }
 
 // newPoller is a Poller for cfg.
-func newPoller(cfg *config.Config, matcher *classify.Matcher, store *storage.Store, fetcher *ingest.Fetcher) *ingest.Poller {
-	return &ingest.Poller{Fetcher: fetcher, Matcher: matcher, Store: store,
+func newPoller(cfg *config.Config, matcher *classify.Matcher, store *storage.Store, fetcher *ingest.Fetcher, refs *ingest.References) *ingest.Poller {
+	return &ingest.Poller{Fetcher: fetcher, Matcher: matcher, Store: store, References: refs,
 		KeepUnmatched: cfg.Retention.Unmatched > 0, Stories: storyOptions(cfg), Policy: pollPolicy(cfg)}
+}
+
+// loadReferences sets refs to score against the stored reference articles,
+// unless their version is still known; it returns the version loaded.
+func loadReferences(ctx context.Context, store *storage.Store, refs *ingest.References, known string) (string, error) {
+	version, err := store.ReferencesVersion(ctx)
+	if err != nil || version == known {
+		return version, err
+	}
+	stored, err := store.References(ctx, false)
+	if err != nil {
+		return "", err
+	}
+	models := make([]classify.ReferenceModel, len(stored))
+	for i, r := range stored {
+		models[i] = r.Model
+	}
+	refs.Set(classify.NewRelevance(models))
+	return version, nil
 }
 
 // cleanRetention deletes kept unmatched items older than the retention
