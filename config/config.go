@@ -39,6 +39,7 @@ type Config struct {
 	Retention       Retention `yaml:"retention"`
 	Stories         Stories   `yaml:"stories"`
 	Metrics         Metrics   `yaml:"metrics"`
+	Alerts          []Alert   `yaml:"alerts"`
 
 	// Path is the file the configuration was read from ("" when built in code).
 	Path string `yaml:"-"`
@@ -46,7 +47,21 @@ type Config struct {
 	// must not print the URL itself (it may carry a password).
 	DatabaseURLSource string `yaml:"-"`
 
-	pos positions
+	pos    positions
+	getenv func(string) string // the environment the file was read with
+}
+
+// Env looks a variable up in the environment the configuration was read
+// with.
+func (c *Config) Env(name string) string {
+	return c.env(name)
+}
+
+func (c *Config) env(name string) string {
+	if c.getenv == nil {
+		return os.Getenv(name)
+	}
+	return c.getenv(name)
 }
 
 // Database says how to reach PostgreSQL.
@@ -132,6 +147,34 @@ type Stories struct {
 	Similarity float64 `yaml:"similarity"`
 }
 
+// Alert is a webhook that receives a digest of new matches on its own
+// schedule.
+type Alert struct {
+	Name string `yaml:"name"`
+	// URL is the webhook; URLEnv names an environment variable holding it
+	// instead, so a secret URL (Slack's carry a token) stays out of the file.
+	URL    string `yaml:"url"`
+	URLEnv string `yaml:"url_env"`
+	// Format is json (a generic payload) or slack (an incoming-webhook
+	// message).
+	Format   string `yaml:"format"`
+	Schedule string `yaml:"schedule"`
+	// Watches limits the digest to matches of these entries; all when empty.
+	Watches []string `yaml:"watches"`
+	// MinRelevance leaves out matches scored below it (when reference
+	// articles are loaded).
+	MinRelevance float64 `yaml:"min_relevance"`
+}
+
+// WebhookURL is the alert's URL, from the file or the environment
+// (getenv; Config.Env for the one the file was read with).
+func (a Alert) WebhookURL(getenv func(string) string) string {
+	if a.URLEnv != "" {
+		return getenv(a.URLEnv)
+	}
+	return a.URL
+}
+
 // Metrics configures the Prometheus metrics served on /metrics.
 type Metrics struct {
 	// PerFeed adds a series per feed (its last success time). Off by
@@ -200,6 +243,7 @@ func Parse(path string, data []byte, getenv func(string) string) (*Config, error
 }
 
 func (c *Config) applyEnv(getenv func(string) string) {
+	c.getenv = getenv
 	c.DatabaseURLSource = "database.url in " + c.Path
 	for _, name := range []string{"WIREWATCH_DATABASE_URL", "DATABASE_URL"} {
 		if v := getenv(name); v != "" {
@@ -348,6 +392,40 @@ func (c *Config) Validate() error {
 		add("retention.polls", "must not be negative (0 keeps them all)")
 	case c.Retention.Polls > 0 && c.Retention.Polls < Duration(8*24*time.Hour):
 		add("retention.polls", "keep at least 8d: feed health counts the last 7 days of polls")
+	}
+	seenAlert := map[string]int{}
+	for i, a := range c.Alerts {
+		path := fmt.Sprintf("alerts[%d]", i)
+		if strings.TrimSpace(a.Name) == "" {
+			add(path+".name", "alert without a name")
+		} else if j, dup := seenAlert[a.Name]; dup {
+			add(path+".name", "alert %q is defined twice (also at %s)", a.Name, c.where(fmt.Sprintf("alerts[%d].name", j)))
+		} else {
+			seenAlert[a.Name] = i
+		}
+		switch {
+		case a.URL == "" && a.URLEnv == "":
+			add(path+".url", "alert %q has no url (or url_env naming a variable that holds it)", a.Name)
+		case a.URL != "" && a.URLEnv != "":
+			add(path+".url", "give url or url_env, not both")
+		case a.URLEnv != "" && c.env(a.URLEnv) == "":
+			add(path+".url_env", "environment variable %s is empty or not set", a.URLEnv)
+		default:
+			if u, err := url.Parse(a.WebhookURL(c.env)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				add(path+".url", "want an http or https URL") // the URL itself is not printed: it may hold a token
+			}
+		}
+		switch a.Format {
+		case "", "json", "slack":
+		default:
+			add(path+".format", "want json or slack, not %q", a.Format)
+		}
+		if _, err := ParseSchedule(a.Schedule); err != nil {
+			add(path+".schedule", "%v", err)
+		}
+		if a.MinRelevance < 0 || a.MinRelevance > 1 {
+			add(path+".min_relevance", "want a score between 0 and 1")
+		}
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

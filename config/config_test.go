@@ -61,6 +61,14 @@ watchlist: [{name: Libya, terms: [Libya]}]
 `,
 			want: []string{"wirewatch.yaml:4:5:", "feeds[0].nmae", "want one of: name, schedule, url"},
 		},
+		"alert without a url, bad format and schedule": {
+			yaml: minimal + "alerts:\n  - name: desk\n    format: email\n    schedule: sometimes\n",
+			want: []string{"alerts[0].url", "has no url", "alerts[0].format", "want json or slack", "alerts[0].schedule", "bad schedule"},
+		},
+		"alert url from an unset variable": {
+			yaml: minimal + "alerts:\n  - name: desk\n    url_env: WIREWATCH_TEST_UNSET_HOOK\n    schedule: '@hourly'\n",
+			want: []string{"alerts[0].url_env", "WIREWATCH_TEST_UNSET_HOOK is empty or not set"},
+		},
 		"wrong type": {
 			yaml: minimal + "fetch:\n  concurrency: lots\n",
 			want: []string{"wirewatch.yaml:10:", "fetch.concurrency", "want a whole number", `"lots"`},

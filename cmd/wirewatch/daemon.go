@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/wirewatch/wirewatch/cmd/wirewatch/notify"
+	"github.com/wirewatch/wirewatch/config"
 	"github.com/wirewatch/wirewatch/ingest"
 
 	"github.com/wirewatch/wirewatch/storage"
@@ -77,6 +79,11 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		}
 	}()
 	go reloads.watch(stopCtx)
+	alerts, err := alertsOf(cfg)
+	if err != nil {
+		return err
+	}
+	go (&notify.Notifier{Store: p.store, Log: log}).Run(stopCtx, alerts)
 	go func() {
 		// Reference articles added or removed (wirewatch reference) are
 		// taken up within a minute.
@@ -164,4 +171,18 @@ func startHTTP(listen string, pool *pgxpool.Pool, running *atomic.Bool, reloads 
 		}
 	}()
 	return srv, ln.Addr().String(), nil
+}
+
+// alertsOf builds the configured webhook alerts.
+func alertsOf(cfg *config.Config) ([]notify.Alert, error) {
+	var out []notify.Alert
+	for _, a := range cfg.Alerts {
+		sched, err := config.ParseSchedule(a.Schedule) // validated already
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, notify.Alert{Name: a.Name, URL: a.WebhookURL(cfg.Env), Format: a.Format, Schedule: sched,
+			Filter: storage.AlertFilter{Watches: a.Watches, MinRelevance: a.MinRelevance}})
+	}
+	return out, nil
 }

@@ -108,6 +108,7 @@ func (r *reloader) reload(ctx context.Context, trigger string) {
 		{"http.listen", old.HTTP.Listen, cfg.HTTP.Listen},
 		{"log.format", old.Log.Format, cfg.Log.Format},
 		{"metrics", old.Metrics, cfg.Metrics},
+		{"alerts", old.Alerts, cfg.Alerts},
 	} {
 		if !reflect.DeepEqual(c.old, c.new) {
 			log.Warn("configuration change needs a restart to take effect", "key", c.key)
