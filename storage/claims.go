@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -55,28 +56,32 @@ const (
 // a pause (Retry-After) that has not ended, or it is gone and not due. ok
 // is false with the reason when it cannot be claimed.
 func (s *Store) Claim(ctx context.Context, owner string, id int64, now time.Time, lease time.Duration) (f Feed, refused string, err error) {
-	var state string
-	err = s.WithTx(ctx, func(tx *Store) error {
-		err := tx.db.QueryRow(ctx, `
-			SELECT CASE
-				WHEN NOT in_config THEN $2
-				WHEN coalesce(lease_until, '-infinity') >= clock_timestamp() THEN $3
-				WHEN coalesce(not_before, '-infinity') > $6 THEN $4
-				WHEN gone_at IS NOT NULL AND coalesce(next_poll_at, '-infinity') > $6 THEN $5
-				ELSE '' END
-			FROM feeds WHERE id = $1 FOR UPDATE`, id, RefusedNotConfig, RefusedClaimed, RefusedRetry, RefusedGone, now).Scan(&state)
-		if err != nil || state != "" {
-			return err
-		}
-		f, err = scanFeed(tx.db.QueryRow(ctx, `
-			UPDATE feeds SET lease_owner = $2, lease_until = clock_timestamp() + make_interval(secs => $3)
-			WHERE id = $1 RETURNING `+feedColumns, id, owner, lease.Seconds()))
-		return err
-	})
+	f, err = scanFeed(s.db.QueryRow(ctx, `
+		UPDATE feeds SET lease_owner = $2, lease_until = clock_timestamp() + make_interval(secs => $3)
+		WHERE id = $1 AND in_config
+		  AND coalesce(lease_until, '-infinity') < clock_timestamp()
+		  AND coalesce(not_before, '-infinity') <= $4
+		  AND NOT (gone_at IS NOT NULL AND coalesce(next_poll_at, '-infinity') > $4)
+		RETURNING `+feedColumns, id, owner, lease.Seconds(), now))
+	if err == nil {
+		return f, "", nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return Feed{}, "", fmt.Errorf("claim feed %d: %w", id, err)
+	}
+	// Refused: say why (the rare path, so a second query).
+	err = s.db.QueryRow(ctx, `
+		SELECT CASE
+			WHEN NOT in_config THEN $2
+			WHEN coalesce(lease_until, '-infinity') >= clock_timestamp() THEN $3
+			WHEN coalesce(not_before, '-infinity') > $6 THEN $4
+			WHEN gone_at IS NOT NULL THEN $5
+			ELSE $3 END -- freed a moment ago: another instance has it by now
+		FROM feeds WHERE id = $1`, id, RefusedNotConfig, RefusedClaimed, RefusedRetry, RefusedGone, now).Scan(&refused)
 	if err != nil {
 		return Feed{}, "", fmt.Errorf("claim feed %d: %w", id, err)
 	}
-	return f, state, nil
+	return Feed{}, refused, nil
 }
 
 // RenewLeases extends owner's claims on ids, for polls still running.

@@ -96,6 +96,14 @@ const (
 // and stores the same items again. It returns the number of items stored for
 // the first time.
 func (s *Store) SavePoll(ctx context.Context, p Poll) (saved Saved, err error) {
+	if len(p.Items) == 0 && len(p.Unmatched) == 0 {
+		// Most polls (304, unchanged, failed) store no item: their record
+		// and the feed's new state are one statement, atomic by itself.
+		if err := s.recordPoll(ctx, p, saved); err != nil {
+			return Saved{}, fmt.Errorf("save poll of feed %d: %w", p.FeedID, err)
+		}
+		return saved, nil
+	}
 	err = s.WithTx(ctx, func(tx *Store) error {
 		if len(p.Items) > 0 {
 			if saved, _, err = tx.storeItems(ctx, p.FeedID, p.Items, FoundByPoll); err != nil {
@@ -107,54 +115,58 @@ func (s *Store) SavePoll(ctx context.Context, p Poll) (saved Saved, err error) {
 				return err
 			}
 		}
-		var status *int
-		if p.HTTPStatus != 0 {
-			status = &p.HTTPStatus
-		}
-		b := &pgx.Batch{}
-		b.Queue(`
-			INSERT INTO polls (feed_id, started_at, duration_ms, outcome, http_status, bytes, items_seen,
-			                   new_matches, items_updated, error_kind, error, due_at, redirected_to)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			p.FeedID, p.StartedAt, p.Duration.Milliseconds(), p.Outcome, status, p.Bytes, p.ItemsSeen,
-			saved.NewItems, saved.UpdatedItems, p.ErrorKind, p.Error, p.DueAt, p.RedirectedTo)
-		b.Queue(`
-			UPDATE feeds SET
-				last_polled_at       = $2,
-				last_outcome         = $3,
-				last_success_at      = CASE WHEN $3 = 'failed' THEN last_success_at ELSE $2 END,
-				consecutive_failures = CASE WHEN $3 = 'failed' THEN consecutive_failures + 1 ELSE 0 END,
-				last_error           = CASE WHEN $3 = 'failed' THEN $4 ELSE '' END,
-				last_error_kind      = CASE WHEN $3 = 'failed' THEN $5 ELSE '' END,
-				etag                 = CASE WHEN $3 = 'ok' THEN $6 ELSE etag END,
-				last_modified        = CASE WHEN $3 = 'ok' THEN $7 ELSE last_modified END,
-				body_hash            = CASE WHEN $3 = 'ok' THEN $8 ELSE body_hash END,
-				title                = CASE WHEN $3 = 'ok' AND $9 <> '' THEN $9 ELSE title END,
-				site_url             = CASE WHEN $3 = 'ok' AND $10 <> '' THEN $10 ELSE site_url END,
-				next_poll_at         = $11,
-				poll_interval_seconds = $12,
-				not_before           = $13,
-				gone_at              = CASE WHEN $14 THEN coalesce(gone_at, $2) END,
-				fetch_url            = $15,
-				moved_to             = $16,
-				moved_count          = $17,
-				ttl_seconds          = CASE WHEN $3 = 'ok' THEN nullif($18, 0) ELSE ttl_seconds END,
-				last_unconditional_at = CASE WHEN $19 AND $3 <> 'failed' THEN $2 ELSE last_unconditional_at END,
-				lease_owner          = '',
-				lease_until          = NULL
-			WHERE id = $1`,
-			p.FeedID, p.StartedAt, p.Outcome, p.Error, p.ErrorKind, p.ETag, p.LastModified, p.BodyHash,
-			p.FeedTitle, p.SiteURL, nullTime(p.NextPollAt), int64(p.Interval/time.Second), p.NotBefore, p.Gone,
-			p.FetchURL, p.MovedTo, p.MovedCount, int64(p.TTL/time.Second), p.Unconditional)
-		if err := tx.db.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("record poll: %w", err)
-		}
-		return nil
+		return tx.recordPoll(ctx, p, saved)
 	})
 	if err != nil {
 		return Saved{}, fmt.Errorf("save poll of feed %d: %w", p.FeedID, err)
 	}
 	return saved, nil
+}
+
+// recordPoll writes the poll record and the feed's new state (giving back
+// its claim) in one statement.
+func (s *Store) recordPoll(ctx context.Context, p Poll, saved Saved) error {
+	var status *int
+	if p.HTTPStatus != 0 {
+		status = &p.HTTPStatus
+	}
+	_, err := s.db.Exec(ctx, `
+		WITH record AS (
+			INSERT INTO polls (feed_id, started_at, duration_ms, outcome, http_status, bytes, items_seen,
+			                   new_matches, items_updated, error_kind, error, due_at, redirected_to)
+			VALUES ($1, $2, $20, $3, $21, $22, $23, $24, $25, $5, $4, $26, $27))
+		UPDATE feeds SET
+			last_polled_at       = $2,
+			last_outcome         = $3,
+			last_success_at      = CASE WHEN $3 = 'failed' THEN last_success_at ELSE $2 END,
+			consecutive_failures = CASE WHEN $3 = 'failed' THEN consecutive_failures + 1 ELSE 0 END,
+			last_error           = CASE WHEN $3 = 'failed' THEN $4 ELSE '' END,
+			last_error_kind      = CASE WHEN $3 = 'failed' THEN $5 ELSE '' END,
+			etag                 = CASE WHEN $3 = 'ok' THEN $6 ELSE etag END,
+			last_modified        = CASE WHEN $3 = 'ok' THEN $7 ELSE last_modified END,
+			body_hash            = CASE WHEN $3 = 'ok' THEN $8 ELSE body_hash END,
+			title                = CASE WHEN $3 = 'ok' AND $9 <> '' THEN $9 ELSE title END,
+			site_url             = CASE WHEN $3 = 'ok' AND $10 <> '' THEN $10 ELSE site_url END,
+			next_poll_at         = $11,
+			poll_interval_seconds = $12,
+			not_before           = $13,
+			gone_at              = CASE WHEN $14 THEN coalesce(gone_at, $2) END,
+			fetch_url            = $15,
+			moved_to             = $16,
+			moved_count          = $17,
+			ttl_seconds          = CASE WHEN $3 = 'ok' THEN nullif($18, 0) ELSE ttl_seconds END,
+			last_unconditional_at = CASE WHEN $19 AND $3 <> 'failed' THEN $2 ELSE last_unconditional_at END,
+			lease_owner          = '',
+			lease_until          = NULL
+		WHERE id = $1`,
+		p.FeedID, p.StartedAt, p.Outcome, p.Error, p.ErrorKind, p.ETag, p.LastModified, p.BodyHash,
+		p.FeedTitle, p.SiteURL, nullTime(p.NextPollAt), int64(p.Interval/time.Second), p.NotBefore, p.Gone,
+		p.FetchURL, p.MovedTo, p.MovedCount, int64(p.TTL/time.Second), p.Unconditional,
+		p.Duration.Milliseconds(), status, p.Bytes, p.ItemsSeen, saved.NewItems, saved.UpdatedItems, p.DueAt, p.RedirectedTo)
+	if err != nil {
+		return fmt.Errorf("record poll: %w", err)
+	}
+	return nil
 }
 
 // storeItems writes items (already deduplicated by key) seen in one feed.
