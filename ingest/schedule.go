@@ -391,6 +391,7 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 	s.mu.Unlock()
 	s.releaseStale(ctx)
 	inFlight := &claims{ids: map[int64]bool{}}
+	unrecorded := &claims{ids: map[int64]bool{}}
 	go s.renew(jobCtx, inFlight)
 	// Buffered for the most polls that can be in flight, across reloads
 	// that lower the concurrency.
@@ -411,6 +412,16 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 		}
 		wait := time.Second // for feeds coming due
 		if free := conc - inFlight.len(); free > 0 {
+			// Polls that could not be recorded (the database went away)
+			// keep their claims; give them back once it answers, so those
+			// feeds are polled again now rather than when the leases end.
+			if ids := unrecorded.list(); len(ids) > 0 {
+				if err := poller.Store.ReleaseLeases(ctx, s.owner(), ids); err == nil {
+					for _, id := range ids {
+						unrecorded.remove(id)
+					}
+				}
+			}
 			claimed, err := poller.Store.ClaimDue(ctx, s.owner(), ids, free, time.Now(), s.lease())
 			switch {
 			case err != nil && ctx.Err() == nil:
@@ -431,7 +442,11 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 				go func() {
 					defer jobs.Done()
 					defer func() { inFlight.remove(feed.ID); done <- feed.ID }()
-					recoverer.Then(cron.FuncJob(func() { _, _ = s.pollOne(jobCtx, p, feed, sf.Schedule, due) })).Run()
+					recoverer.Then(cron.FuncJob(func() {
+						if _, err := s.pollOne(jobCtx, p, feed, sf.Schedule, due); err != nil && !IsShutdown(err) {
+							unrecorded.add(feed.ID)
+						}
+					})).Run()
 				}()
 			}
 			if len(claimed) == free {
