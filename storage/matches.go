@@ -17,7 +17,16 @@ type MatchFilter struct {
 	Since      time.Time // first seen at or after; zero for no bound
 	Watches    []string  // any of these entries (case-insensitive); empty for all
 	Unreviewed bool      // only items not yet marked reviewed
-	Limit      int       // 0 for no limit
+	Reviewed   bool      // only items marked reviewed (with Unreviewed: nothing)
+	// Feed keeps the items a feed carried (first or as a copy): the feed's
+	// URL, or its name as listed (case-insensitive); "" for all.
+	Feed string
+	// Query keeps the items whose title, summary or content hold these
+	// words, in the syntax of PostgreSQL's websearch_to_tsquery: words that
+	// must all occur, "a phrase", OR between alternatives, -word to exclude.
+	// Words are compared whole and lower-cased, in any language; "" for all.
+	Query string
+	Limit int // 0 for no limit
 	// ByRelevance lists the most relevant to the reference articles first
 	// (items without a score last), then the newest.
 	ByRelevance bool
@@ -61,9 +70,13 @@ func (s *Store) Matches(ctx context.Context, f MatchFilter) ([]Match, error) {
 		  AND (NOT $2 OR i.reviewed_at IS NULL)
 		  AND (cardinality($3::text[]) = 0
 		       OR EXISTS (SELECT 1 FROM matches m WHERE m.item_id = i.id AND lower(m.watch) = ANY($3)))
+		  AND (NOT $6 OR i.reviewed_at IS NOT NULL)
+		  AND ($7 = '' OR `+carriedBy("i", "$7")+`)
+		  AND ($8 = '' OR i.search @@ websearch_to_tsquery('simple', $8))
 		ORDER BY CASE WHEN $5 THEN i.relevance END DESC NULLS LAST,
 		         i.first_seen_at DESC, i.published_at DESC NULLS LAST, i.id DESC
-		LIMIT $4`, since, f.Unreviewed, watches, limit, f.ByRelevance)
+		LIMIT $4`, since, f.Unreviewed, watches, limit, f.ByRelevance,
+		f.Reviewed, strings.TrimSpace(f.Feed), strings.TrimSpace(f.Query))
 	if err != nil {
 		return nil, fmt.Errorf("list matches: %w", err)
 	}
@@ -97,6 +110,14 @@ func matchFilterArgs(f MatchFilter) (since *time.Time, watches []string, limit *
 		limit = &f.Limit
 	}
 	return since, watches, limit
+}
+
+// carriedBy is the condition that the item aliased item was seen in the
+// feed named by param: its URL, or its name as listed (case-insensitive).
+func carriedBy(item, param string) string {
+	return `EXISTS (SELECT 1 FROM item_sightings sg JOIN feeds f ON f.id = sg.feed_id
+		WHERE sg.item_id = ` + item + `.id
+		  AND (f.url = ` + param + ` OR lower(coalesce(nullif(f.name, ''), nullif(f.title, ''), f.url)) = lower(` + param + `)))`
 }
 
 // MarkReviewed marks items reviewed and returns how many were not already.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -301,6 +302,10 @@ type Story struct {
 	Outlets      []string    `json:"outlets"`
 	Watches      []string    `json:"watches"`
 	Items        []StoryItem `json:"items"`
+
+	// Snippets has, by watch entry, the snippet of the first copy that
+	// matched it, the hit marked ⟦like this⟧.
+	Snippets map[string]string `json:"snippets"`
 }
 
 // StoryItem is one copy of a story.
@@ -316,8 +321,9 @@ type StoryItem struct {
 }
 
 // Stories lists stories, the most recently seen first. The filter applies
-// to stories: Since to when they were last seen, Watches to any of their
-// items, Unreviewed to stories with an item not yet reviewed.
+// to stories: Since to when they were last seen, Watches, Feed and Query to
+// any of their items, Unreviewed to stories with an item not yet reviewed,
+// Reviewed to stories whose items are all reviewed.
 func (s *Store) Stories(ctx context.Context, f MatchFilter) ([]Story, error) {
 	since, watches, limit := matchFilterArgs(f)
 	rows, err := s.db.Query(ctx, `
@@ -330,6 +336,9 @@ func (s *Store) Stories(ctx context.Context, f MatchFilter) ([]Story, error) {
 			   AND (NOT $2 OR bool_or(i.reviewed_at IS NULL))
 			   AND (cardinality($3::text[]) = 0 OR bool_or(EXISTS (
 			            SELECT 1 FROM matches m WHERE m.item_id = i.id AND lower(m.watch) = ANY($3))))
+			   AND (NOT $5 OR bool_and(i.reviewed_at IS NOT NULL))
+			   AND ($6 = '' OR bool_or(`+carriedBy("i", "$6")+`))
+			   AND ($7 = '' OR bool_or(i.search @@ websearch_to_tsquery('simple', $7)))
 			ORDER BY max(i.first_seen_at) DESC, i.story_id DESC
 			LIMIT $4)
 		SELECT st.id, o.title, o.link, st.first_seen, st.last_seen,
@@ -338,6 +347,9 @@ func (s *Store) Stories(ctx context.Context, f MatchFilter) ([]Story, error) {
 		            FROM items i JOIN item_sightings sg ON sg.item_id = i.id JOIN feeds f ON f.id = sg.feed_id
 		            WHERE i.story_id = st.id) o),
 		       (SELECT array_agg(DISTINCT m.watch) FROM items i JOIN matches m ON m.item_id = i.id WHERE i.story_id = st.id),
+		       (SELECT jsonb_object_agg(x.watch, x.snippet) FROM (
+		            SELECT DISTINCT ON (m.watch) m.watch, m.snippet FROM items i JOIN matches m ON m.item_id = i.id
+		            WHERE i.story_id = st.id ORDER BY m.watch, i.first_seen_at, i.id) x),
 		       (SELECT jsonb_agg(jsonb_build_object('id', i.id, 'title', i.title, 'link', i.link,
 		                   'feed', coalesce(nullif(f.name, ''), nullif(f.title, ''), f.url), 'feed_url', f.url,
 		                   'published_at', i.published_at, 'first_seen_at', i.first_seen_at, 'reviewed_at', i.reviewed_at)
@@ -346,13 +358,14 @@ func (s *Store) Stories(ctx context.Context, f MatchFilter) ([]Story, error) {
 		FROM st
 		JOIN stories s ON s.id = st.id
 		JOIN items o ON o.id = s.origin_item_id
-		ORDER BY st.last_seen DESC, st.id DESC`, since, f.Unreviewed, watches, limit)
+		ORDER BY st.last_seen DESC, st.id DESC`, since, f.Unreviewed, watches, limit,
+		f.Reviewed, strings.TrimSpace(f.Feed), strings.TrimSpace(f.Query))
 	if err != nil {
 		return nil, fmt.Errorf("list stories: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Story, error) {
 		var st Story
-		err := r.Scan(&st.ID, &st.Title, &st.Link, &st.FirstSeenAt, &st.LastSeenAt, &st.Outlets, &st.Watches, &st.Items)
+		err := r.Scan(&st.ID, &st.Title, &st.Link, &st.FirstSeenAt, &st.LastSeenAt, &st.Outlets, &st.Watches, &st.Snippets, &st.Items)
 		st.OutletsCount = len(st.Outlets)
 		return st, err
 	})
@@ -360,4 +373,13 @@ func (s *Store) Stories(ctx context.Context, f MatchFilter) ([]Story, error) {
 		return nil, fmt.Errorf("list stories: %w", err)
 	}
 	return out, nil
+}
+
+// HasStories says whether any story is stored yet.
+func (s *Store) HasStories(ctx context.Context) (bool, error) {
+	var ok bool
+	if err := s.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM stories)").Scan(&ok); err != nil {
+		return false, fmt.Errorf("look for stories: %w", err)
+	}
+	return ok, nil
 }
