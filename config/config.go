@@ -94,9 +94,26 @@ type Watch struct {
 
 // HTTP configures the daemon's own HTTP server.
 type HTTP struct {
-	// Listen is the address of the health (and, later, review) server; "off"
-	// disables it.
+	// Listen is the address of the review page and the health and metrics
+	// endpoints; "off" disables it. An address other than loopback needs
+	// credentials (below).
 	Listen string `yaml:"listen"`
+	// TokenFile names a file holding an access token: with it, every
+	// request but /healthz and /readyz needs "Authorization: Bearer TOKEN"
+	// (or basic authentication with any user and the token as password).
+	TokenFile string `yaml:"token_file"`
+	// BasicAuthFile names a file holding "user:password" for HTTP basic
+	// authentication, which browsers ask for.
+	BasicAuthFile string `yaml:"basic_auth_file"`
+
+	// Token and BasicAuth are the credentials read from those files, or
+	// from WIREWATCH_HTTP_TOKEN and WIREWATCH_HTTP_BASIC_AUTH, which take
+	// precedence. They print as [redacted].
+	Token     Secret `yaml:"-"`
+	BasicAuth Secret `yaml:"-"`
+	// AuthSource says where the credentials came from ("" without any),
+	// for messages that must not print them.
+	AuthSource string `yaml:"-"`
 }
 
 // Fetch configures how feeds are fetched.
@@ -232,6 +249,9 @@ func Parse(path string, data []byte, getenv func(string) string) (*Config, error
 		return nil, err
 	}
 	c.applyEnv(getenv)
+	if err := c.loadHTTPAuth(getenv); err != nil {
+		return nil, err
+	}
 	if err := c.loadFeedsFile(); err != nil {
 		return nil, err
 	}
@@ -346,6 +366,10 @@ func (c *Config) Validate() error {
 	if c.HTTP.Listen != "off" && c.HTTP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 			add("http.listen", "want host:port (for example 127.0.0.1:8080) or \"off\": %v", err)
+		} else if !IsLoopback(c.HTTP.Listen) && !c.HTTP.HasAuth() {
+			add("http.listen", "%s is not a loopback address, and the review page would be open to anyone who "+
+				"reaches it: set http.token_file or http.basic_auth_file (or WIREWATCH_HTTP_TOKEN or "+
+				"WIREWATCH_HTTP_BASIC_AUTH), or listen on 127.0.0.1", c.HTTP.Listen)
 		}
 	}
 	if c.Fetch.Timeout <= 0 {

@@ -94,6 +94,9 @@ func cmdCheckConfig(_ context.Context, e *env, args []string) error {
 	if listen == "" {
 		listen = "off"
 	}
+	if cfg.HTTP.AuthSource != "" && listen != "off" {
+		listen += ", credentials from " + cfg.HTTP.AuthSource
+	}
 	fmt.Fprintf(w, "http:       %s\n", listen)
 	fmt.Fprintf(w, "fetch:      timeout %s, max body %s, %d at once, private networks %s\n", cfg.Fetch.Timeout,
 		cfg.Fetch.MaxBodySize, cfg.Fetch.Concurrency, map[bool]string{true: "allowed", false: "refused"}[cfg.Fetch.AllowPrivateNetworks])

@@ -106,6 +106,7 @@ func (r *reloader) reload(ctx context.Context, trigger string) {
 	}{
 		{"database", old.Database, cfg.Database},
 		{"http.listen", old.HTTP.Listen, cfg.HTTP.Listen},
+		{"http credentials", [2]config.Secret{old.HTTP.Token, old.HTTP.BasicAuth}, [2]config.Secret{cfg.HTTP.Token, cfg.HTTP.BasicAuth}},
 		{"log.format", old.Log.Format, cfg.Log.Format},
 		{"metrics", old.Metrics, cfg.Metrics},
 		{"alerts", old.Alerts, cfg.Alerts},
