@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,9 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wirewatch/wirewatch/cmd/wirewatch/notify"
+	"github.com/wirewatch/wirewatch/cmd/wirewatch/review"
 	"github.com/wirewatch/wirewatch/config"
 	"github.com/wirewatch/wirewatch/ingest"
-
 	"github.com/wirewatch/wirewatch/storage"
 )
 
@@ -52,11 +53,16 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 
 	var running atomic.Bool
 	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "off" {
-		srv, addr, err := startHTTP(cfg.HTTP.Listen, p.pool, &running, reloads, reg, log)
+		srv, addr, err := startHTTP(cfg.HTTP, p.pool, &running, reloads, reg, log)
 		if err != nil {
 			return err
 		}
-		log.Info("http server listening", "addr", addr, "endpoints", "/healthz /readyz /metrics")
+		access := "none (loopback only)"
+		if cfg.HTTP.HasAuth() {
+			access = "credentials from " + cfg.HTTP.AuthSource
+		}
+		log.Info("http server listening", "addr", addr, "review_page", "http://"+addr+"/",
+			"endpoints", "/ /api/matches /api/stories /export.csv /healthz /readyz /metrics", "access", access)
 		defer func() {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
@@ -126,19 +132,40 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	return err
 }
 
-// startHTTP serves the health endpoints:
+// startHTTP serves the review page (package review) and the health
+// endpoints:
 //   - /healthz answers 200 while the process is up;
 //   - /readyz answers 200 when the database is reachable, its schema is
 //     current and the scheduler is running, 503 with the reasons otherwise;
 //     it also says whether the last configuration reload failed (the
 //     previous configuration runs on, so that does not make it unready);
 //   - /metrics serves the Prometheus metrics.
-func startHTTP(listen string, pool *pgxpool.Pool, running *atomic.Bool, reloads *reloader, reg *prometheus.Registry, log *slog.Logger) (*http.Server, string, error) {
-	ln, err := net.Listen("tcp", listen)
+//
+// With credentials configured, every route but /healthz and /readyz asks
+// for them. Without, it serves on loopback only.
+func startHTTP(hc config.HTTP, pool *pgxpool.Pool, running *atomic.Bool, reloads *reloader, reg *prometheus.Registry, log *slog.Logger) (*http.Server, string, error) {
+	page, err := review.New(review.Options{Store: storage.New(pool), Log: log, Watches: func() []string {
+		var names []string
+		for _, w := range reloads.current().Watchlist {
+			names = append(names, strings.TrimSpace(w.Name))
+		}
+		return names
+	}})
 	if err != nil {
-		return nil, "", fmt.Errorf("http.listen %s: %w", listen, err)
+		return nil, "", err
+	}
+	ln, err := net.Listen("tcp", hc.Listen)
+	if err != nil {
+		return nil, "", fmt.Errorf("http.listen %s: %w", hc.Listen, err)
+	}
+	// Validate refuses such a configuration already; the address actually
+	// bound is checked all the same.
+	if !hc.HasAuth() && !config.IsLoopback(ln.Addr().String()) {
+		ln.Close()
+		return nil, "", usagef("http.listen %s is not a loopback address: set http.token_file or http.basic_auth_file", hc.Listen)
 	}
 	mux := http.NewServeMux()
+	page.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -164,7 +191,10 @@ func startHTTP(listen string, pool *pgxpool.Pool, running *atomic.Bool, reloads 
 		_ = json.NewEncoder(w).Encode(map[string]any{"ready": ready, "checks": checks})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	user, password := hc.BasicAuthUser()
+	creds := review.Credentials{Token: string(hc.Token), User: user, Password: password}
+	srv := &http.Server{Handler: review.Protect(mux, creds, "/healthz", "/readyz"), ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "error", err)
