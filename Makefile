@@ -16,7 +16,7 @@ CORPUS   ?= ../shared/corpus/wild ../shared/corpus/news
 # Extra arguments for `make matches`, e.g. make matches ARGS='--since 24h --format json'
 ARGS     ?=
 
-.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check corpus-check bench-match bench-stories clean
+.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check corpus-check bench-match bench-stories screenshot clean
 
 all: build
 
@@ -82,6 +82,14 @@ bench-match:
 # about half an hour, most of it generating the million rows.
 bench-stories: $(DEVDB)
 	$(DEVDB) with -- $(GO) test -run XXX -bench StoreNewItems -benchtime 100x -count 3 -timeout 90m ./storage
+
+# The README's picture of the review page (docs/review-page.png): the browser
+# test polls the demo's sample feeds and takes a full-page screenshot in
+# headless Chromium.
+screenshot: $(DEVDB)
+	@mkdir -p docs
+	$(DEVDB) with -- env WIREWATCH_SCREENSHOT=$(CURDIR)/docs/review-page.png \
+		$(GO) test -count=1 -run 'TestBrowser/demo' -v ./cmd/wirewatch/review
 
 clean:
 	rm -rf bin
