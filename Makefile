@@ -48,7 +48,7 @@ demo: build
 	$(DEVDB) exec -dir $(PGDIR) -db wirewatch_demo -- sh -c '\
 		$(WIREWATCH) poll --migrate --config demo/wirewatch.yaml && \
 		$(WIREWATCH) matches --config demo/wirewatch.yaml --limit 0 && \
-		echo && echo "== the daemon runs on (Ctrl-C stops it); in another terminal: make demo-matches" && \
+		echo && echo "== the daemon runs on (Ctrl-C stops it); review page: http://127.0.0.1:8089/ ; or: make demo-matches" && \
 		exec $(WIREWATCH) run --config demo/wirewatch.yaml'
 
 demo-matches: build
