@@ -144,13 +144,15 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 // With credentials configured, every route but /healthz and /readyz asks
 // for them. Without, it serves on loopback only.
 func startHTTP(hc config.HTTP, pool *pgxpool.Pool, running *atomic.Bool, reloads *reloader, reg *prometheus.Registry, log *slog.Logger) (*http.Server, string, error) {
-	page, err := review.New(review.Options{Store: storage.New(pool), Log: log, Watches: func() []string {
-		var names []string
-		for _, w := range reloads.current().Watchlist {
-			names = append(names, strings.TrimSpace(w.Name))
-		}
-		return names
-	}})
+	store := storage.New(pool)
+	page, err := review.New(review.Options{Store: store, Log: log,
+		Reference: review.StoredReferences(store), Relevance: review.StoredRelevance, Watches: func() []string {
+			var names []string
+			for _, w := range reloads.current().Watchlist {
+				names = append(names, strings.TrimSpace(w.Name))
+			}
+			return names
+		}})
 	if err != nil {
 		return nil, "", err
 	}

@@ -12,14 +12,6 @@ import (
 	"github.com/wirewatch/wirewatch/storage"
 )
 
-// apiMatch is a match as the API gives it: as `wirewatch matches --format
-// json` writes it, with its relevance to the reference article (null when
-// not known).
-type apiMatch struct {
-	storage.Match
-	Relevance *float64 `json:"relevance"`
-}
-
 // filterOrError parses the request's filter, or answers 400 with why.
 func (h *Handler) filterOrError(w http.ResponseWriter, r *http.Request) (filter, bool) {
 	f, err := parseFilter(r.URL.Query(), h.opts.Now())
@@ -37,7 +29,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// serveAPIMatches answers {"matches": [...]} for the page's filter.
+// serveAPIMatches answers {"matches": [...]} for the page's filter, each
+// as `wirewatch matches --format json` writes it, its relevance from
+// Options.Relevance.
 func (h *Handler) serveAPIMatches(w http.ResponseWriter, r *http.Request) {
 	f, ok := h.filterOrError(w, r)
 	if !ok {
@@ -48,7 +42,6 @@ func (h *Handler) serveAPIMatches(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "list matches", err)
 		return
 	}
-	out := make([]apiMatch, len(ms))
 	for i, m := range ms {
 		// Empty lists, never null, for consumers such as jq.
 		if m.Hits == nil {
@@ -57,9 +50,13 @@ func (h *Handler) serveAPIMatches(w http.ResponseWriter, r *http.Request) {
 		if m.Watches == nil {
 			m.Watches = []string{}
 		}
-		out[i] = apiMatch{Match: m, Relevance: h.opts.Relevance(m)}
+		m.Relevance = h.opts.Relevance(m)
+		ms[i] = m
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"matches": out})
+	if ms == nil {
+		ms = []storage.Match{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"matches": ms})
 }
 
 // serveAPIStories answers {"stories": [...]} for the page's filter.

@@ -258,7 +258,10 @@ func testBrowserDemoScreenshot(t *testing.T, browser context.Context) {
 	_, pool := storagetest.MigratedSchema(t)
 	store := storage.New(pool)
 	watches := pollDemo(t, store)
-	h, err := review.New(review.Options{Store: store, Watches: func() []string { return watches }})
+	const refTitle = "Russia and Syria said to move fighters to Libya for Haftar"
+	addReference(t, store, filepath.Join("..", "..", "..", "demo", "reference.md"))
+	h, err := review.New(review.Options{Store: store, Watches: func() []string { return watches },
+		Reference: review.StoredReferences(store), Relevance: review.StoredRelevance})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,9 +271,15 @@ func testBrowserDemoScreenshot(t *testing.T, browser context.Context) {
 	t.Cleanup(srv.Close)
 
 	bctx, dialogs := tab(t, browser)
-	step(t, bctx, "load the demo page", chromedp.Navigate(srv.URL+"/?limit=8"), chromedp.WaitVisible(chromedp.CSS("ol.items")))
+	step(t, bctx, "load the demo page", chromedp.Navigate(srv.URL+"/?sort=relevance&limit=8"), chromedp.WaitVisible(chromedp.CSS("ol.items")))
 	if n := len(listedIDs(t, bctx)); n != 8 {
 		t.Fatalf("the demo page lists %d items, want 8", n)
+	}
+	if ref := eval[string](t, bctx, `document.querySelector(".reference h3").textContent`); ref != refTitle {
+		t.Errorf("the reference panel shows %q", ref)
+	}
+	if n := eval[int](t, bctx, `document.querySelectorAll("ol.items meter").length`); n != 8 {
+		t.Errorf("%d of 8 matches show a relevance figure", n)
 	}
 	sctx, cancel := context.WithTimeout(bctx, 30*time.Second)
 	defer cancel()
@@ -339,4 +348,29 @@ func pollDemo(t *testing.T, store *storage.Store) []string {
 		t.Fatal(errors.Join(err, fmt.Errorf("the demo stored %d matches", len(ms))))
 	}
 	return names
+}
+
+// addReference stores a Markdown reference article and scores the stored
+// matches against it, as `wirewatch reference add FILE` does.
+func addReference(t *testing.T, store *storage.Store, path string) {
+	t.Helper()
+	ctx := context.Background()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, rest, _ := strings.Cut(string(raw), "\n")
+	title := strings.TrimSpace(strings.TrimPrefix(first, "#"))
+	body := strings.TrimSpace(strings.ReplaceAll(rest, "*", ""))
+	sample, err := store.CorpusSample(ctx, 20000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := classify.NewReferenceModel(title+"\n"+body, classify.NewCorpus(sample))
+	if _, err := store.ReplaceReferences(ctx, []storage.Reference{{Title: title, Body: body, Model: model}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Rescore(ctx, classify.NewRelevance([]classify.ReferenceModel{model})); err != nil {
+		t.Fatal(err)
+	}
 }

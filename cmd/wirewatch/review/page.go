@@ -27,7 +27,7 @@ type pageData struct {
 	Stories    []storyRow
 	Listed     string // the item ids listed, for "mark all listed reviewed"
 	More       string // the URL listing more, when the limit was reached
-	Reference  *Reference
+	References []Reference
 	Health     health
 	CSRF       string
 	Back       string // the filter's query, to come back to after a POST
@@ -218,8 +218,8 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 		d.Watches = append(d.Watches, option{Value: w, Label: w,
 			Selected: slices.ContainsFunc(f.Watches, func(x string) bool { return strings.EqualFold(x, w) })})
 	}
-	if d.Reference, err = h.opts.Reference(ctx); err != nil {
-		h.fail(w, r, "read the reference article", err)
+	if d.References, err = h.opts.Reference(ctx); err != nil {
+		h.fail(w, r, "read the reference articles", err)
 		return
 	}
 	if d.HasStories, err = h.opts.Store.HasStories(ctx); err != nil {

@@ -38,25 +38,42 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
-// Reference is the article the matches are read against, as the panel
+// Reference is an article the matches are read against, as the panel
 // shows it.
 type Reference struct {
 	Title   string
-	Source  string // the outlet, or the file it was read from
 	Link    string
 	Text    string // plain text
 	AddedAt time.Time
 }
 
-// ReferenceFunc returns the reference article loaded now, or nil when
-// there is none. It is the panel's one source: the daemon passes nil until
-// reference articles are stored, and then a func that reads the current one.
-type ReferenceFunc func(ctx context.Context) (*Reference, error)
+// ReferenceFunc returns the reference articles loaded now; none shows the
+// panel's hint on how to add one. It is the panel's one source.
+type ReferenceFunc func(ctx context.Context) ([]Reference, error)
 
-// RelevanceFunc returns how relevant a match is to the reference article
-// (0 to 1), or nil when that is not known. The page, the API and the CSV
-// export all take the figure from it.
+// StoredReferences reads the reference articles from the store, as
+// `wirewatch reference add` keeps them.
+func StoredReferences(s *storage.Store) ReferenceFunc {
+	return func(ctx context.Context) ([]Reference, error) {
+		refs, err := s.References(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]Reference, len(refs))
+		for i, r := range refs {
+			out[i] = Reference{Title: r.Title, Link: r.URL, Text: r.Body, AddedAt: r.AddedAt}
+		}
+		return out, nil
+	}
+}
+
+// RelevanceFunc returns how relevant a match is to the reference articles
+// (0 to about 1), or nil when that is not known. The page, the API and the
+// CSV export all take the figure from it.
 type RelevanceFunc func(m storage.Match) *float64
+
+// StoredRelevance is the relevance stored with each match.
+func StoredRelevance(m storage.Match) *float64 { return m.Relevance }
 
 // Options are what the page reads from.
 type Options struct {
@@ -97,7 +114,7 @@ func New(opts Options) (*Handler, error) {
 		opts.Watches = func() []string { return nil }
 	}
 	if opts.Reference == nil {
-		opts.Reference = func(context.Context) (*Reference, error) { return nil, nil }
+		opts.Reference = func(context.Context) ([]Reference, error) { return nil, nil }
 	}
 	if opts.Relevance == nil {
 		opts.Relevance = func(storage.Match) *float64 { return nil }
@@ -150,9 +167,16 @@ const (
 	maxLimit     = 1000
 )
 
+// Orders of the list of matches.
+const (
+	sortTime      = "time"
+	sortRelevance = "relevance"
+)
+
 // filter is the page's filter as its query parameters give it: watch
 // (repeatable), feed, since (24h, 7d, a date), reviewed (unreviewed,
-// reviewed, all), q (full-text search), view (matches, stories), limit.
+// reviewed, all), q (full-text search), view (matches, stories), sort
+// (time, relevance; matches only), limit.
 type filter struct {
 	View     string
 	Watches  []string
@@ -160,13 +184,14 @@ type filter struct {
 	Since    string
 	Reviewed string
 	Query    string
+	Sort     string
 	Limit    int
 	limitSet bool
 	since    time.Time
 }
 
 func parseFilter(q url.Values, now time.Time) (filter, error) {
-	f := filter{View: viewMatches, Reviewed: stateUnreviewed, Limit: defaultLimit,
+	f := filter{View: viewMatches, Reviewed: stateUnreviewed, Sort: sortTime, Limit: defaultLimit,
 		Feed: strings.TrimSpace(q.Get("feed")), Query: strings.TrimSpace(q.Get("q")), Since: strings.TrimSpace(q.Get("since"))}
 	for _, w := range q["watch"] {
 		if w = strings.TrimSpace(w); w != "" && !slices.Contains(f.Watches, w) {
@@ -186,6 +211,13 @@ func parseFilter(q url.Values, now time.Time) (filter, error) {
 		f.Reviewed = v
 	default:
 		return f, fmt.Errorf("reviewed %q: want unreviewed, reviewed or all", v)
+	}
+	switch v := q.Get("sort"); v {
+	case "", sortTime:
+	case sortRelevance:
+		f.Sort = v
+	default:
+		return f, fmt.Errorf("sort %q: want time or relevance", v)
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -222,7 +254,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 // storage is the filter as storage applies it.
 func (f filter) storage() storage.MatchFilter {
 	return storage.MatchFilter{Since: f.since, Watches: f.Watches, Feed: f.Feed, Query: f.Query, Limit: f.Limit,
-		Unreviewed: f.Reviewed == stateUnreviewed, Reviewed: f.Reviewed == stateReviewed}
+		Unreviewed: f.Reviewed == stateUnreviewed, Reviewed: f.Reviewed == stateReviewed, ByRelevance: f.Sort == sortRelevance}
 }
 
 // values is the filter as query parameters, defaults left out.
@@ -245,6 +277,9 @@ func (f filter) values() url.Values {
 	}
 	if f.Query != "" {
 		v.Set("q", f.Query)
+	}
+	if f.Sort != sortTime {
+		v.Set("sort", f.Sort)
 	}
 	if f.limitSet {
 		v.Set("limit", strconv.Itoa(f.Limit))

@@ -433,9 +433,12 @@ func TestAPIAndExport(t *testing.T) {
 			}
 			return nil
 		},
-		Reference: func(context.Context) (*review.Reference, error) {
-			return &review.Reference{Title: "Russia moves fighters " + scriptTag, Source: "Reference Wire",
-				Link: "https://reference.example/a", Text: "Moscow is moving Syrian fighters to Libya. " + imgTag}, nil
+		Reference: func(context.Context) ([]review.Reference, error) {
+			return []review.Reference{
+				{Title: "Russia moves fighters " + scriptTag, Link: "https://reference.example/a",
+					Text: "Moscow is moving Syrian fighters to Libya. " + imgTag},
+				{Title: "Haftar's offensive on Tripoli", Text: "A year of war around the capital."},
+			}, nil
 		},
 	}, review.Credentials{})
 
@@ -487,8 +490,8 @@ func TestAPIAndExport(t *testing.T) {
 
 	// The page shows the reference and the relevance figure.
 	page := get(t, srv.URL+"/").body
-	for _, want := range []string{"Russia moves fighters &lt;script&gt;", "Reference Wire", "Moscow is moving Syrian fighters",
-		`<meter min="0" max="1" value="0.820"></meter> 82%`} {
+	for _, want := range []string{"Reference articles", `<a href="https://reference.example/a"`, "Russia moves fighters &lt;script&gt;",
+		"Moscow is moving Syrian fighters", "Haftar&#39;s offensive on Tripoli", `<meter min="0" max="1" value="0.820"></meter> 82%`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)
 		}
@@ -590,5 +593,47 @@ func TestProtect(t *testing.T) {
 	// Without credentials, nothing is asked.
 	if r := get(t, open.URL+"/api/matches"); r.status != 200 {
 		t.Errorf("open server = %d", r.status)
+	}
+}
+
+// The daemon's wiring: the reference articles and the relevance that
+// storage keeps, and the order by relevance.
+func TestStoredReferencesAndRelevance(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	srv := f.serve(t, review.Options{Reference: review.StoredReferences(f.store), Relevance: review.StoredRelevance}, review.Credentials{})
+	if page := get(t, srv.URL+"/").body; !strings.Contains(page, "No reference article loaded") || strings.Contains(page, "<meter") {
+		t.Fatalf("without references:\n%s", page)
+	}
+	if _, err := f.store.ReplaceReferences(ctx, []storage.Reference{{Title: "Russia and Syria said to move fighters to Libya",
+		URL: "https://reference.example/libya", Body: "Officials say Russia is working with Syria to move fighters to Libya."}}); err != nil {
+		t.Fatal(err)
+	}
+	for key, rel := range map[string]float64{keyWagner: 0.61, keyAdvance: 0.35} {
+		if _, err := f.pool.Exec(ctx, "UPDATE items SET relevance = $2 WHERE key = $1", key, rel); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := get(t, srv.URL+"/?sort=relevance").body
+	for _, want := range []string{"Reference article</h2>", `<a href="https://reference.example/libya" target="_blank" rel="noopener noreferrer">Russia and Syria`,
+		"Officials say Russia is working with Syria", `<meter min="0" max="1" value="0.610"></meter> 61%`,
+		`<option value="relevance" selected>most relevant first</option>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "No reference article loaded") {
+		t.Error("the page says no reference is loaded")
+	}
+	if got := listed(page); len(got) != 4 || got[0] != f.idsOf(keyWagner)[0] || got[1] != f.idsOf(keyAdvance)[0] {
+		t.Errorf("by relevance, the page lists %v", got)
+	}
+	r := get(t, srv.URL+"/api/matches?sort=relevance&limit=1")
+	if !strings.Contains(r.body, `"relevance":0.61`) || strings.Count(r.body, `"id":`) != 1 {
+		t.Errorf("/api/matches by relevance:\n%s", r.body)
+	}
+	if r := get(t, srv.URL+"/?sort=best"); r.status != 400 || !strings.Contains(r.body, "want time or relevance") {
+		t.Errorf("a bad sort = %d", r.status)
 	}
 }
