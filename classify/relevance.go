@@ -13,9 +13,10 @@ import (
 // five letters, so "Libyan" and "Libya", "fighters" and "fighter" are one
 // term); a term weighs more the more the reference uses it and the rarer it
 // is among stored items (inverse document frequency). An item is scored
-// with BM25 against each reference, divided by the score the reference
-// would get against itself, so scores run from 0 to about 1 whatever the
-// reference's length; its relevance is its best score over the references.
+// with BM25 against each reference, divided by the score of an item that
+// carries the reference's 40 heaviest terms, so scores run from 0 to 1
+// whatever the reference's length; its relevance is its best score over
+// the references.
 // An item that names Libya once scores low; one about Syrian fighters moved
 // to Libya for Haftar shares many of the reference's rare terms and scores
 // high.
@@ -24,6 +25,7 @@ const (
 	stemRunes = 5   // a term is a word's first five letters
 	minRunes  = 3   // shorter words are left out
 	maxTerms  = 300 // the reference's heaviest terms kept
+	normTerms = 40  // how many of them a score of 1 takes (see selfScore)
 	bm25K1    = 1.2
 	bm25B     = 0.75
 )
@@ -133,10 +135,18 @@ func NewReferenceModel(text string, corpus Corpus) ReferenceModel {
 	return m
 }
 
-// selfScore is the most an item can score: every term at saturation.
+// selfScore is what 1 means: the score of an item carrying the
+// reference's normTerms heaviest terms, each at saturation. A news item
+// is much shorter than most references, so it is measured against the
+// core of the reference rather than all of it.
 func (m *ReferenceModel) selfScore() float64 {
 	if m.self == 0 {
+		ws := make([]float64, 0, len(m.Weights))
 		for _, w := range m.Weights {
+			ws = append(ws, w)
+		}
+		sort.Sort(sort.Reverse(sort.Float64Slice(ws)))
+		for _, w := range ws[:min(len(ws), normTerms)] {
 			m.self += w * (bm25K1 + 1)
 		}
 	}
@@ -183,7 +193,7 @@ func (r *Relevance) Score(title, text string) (float64, bool) {
 				s += w * f * (bm25K1 + 1) / (f + norm)
 			}
 		}
-		best = max(best, s/m.self)
+		best = max(best, min(1, s/m.self))
 	}
 	return math.Round(best*10000) / 10000, true
 }
