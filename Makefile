@@ -47,7 +47,9 @@ demo: build
 	@echo "== wirewatch demo: sample feeds from demo/feeds, database wirewatch_demo in $(PGDIR)"
 	$(DEVDB) exec -dir $(PGDIR) -db wirewatch_demo -- sh -c '\
 		$(WIREWATCH) poll --migrate --config demo/wirewatch.yaml && \
-		$(WIREWATCH) matches --config demo/wirewatch.yaml --limit 0 && \
+		{ $(WIREWATCH) reference list --config demo/wirewatch.yaml --format json | grep -q . || \
+		  $(WIREWATCH) reference add --config demo/wirewatch.yaml demo/reference.md; } && \
+		$(WIREWATCH) matches --config demo/wirewatch.yaml --limit 0 --sort relevance && \
 		echo && echo "== the daemon runs on (Ctrl-C stops it); review page: http://127.0.0.1:8089/ ; or: make demo-matches" && \
 		exec $(WIREWATCH) run --config demo/wirewatch.yaml'
 
