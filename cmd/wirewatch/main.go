@@ -16,9 +16,11 @@ import (
 )
 
 func main() {
+	stopProfile := startCPUProfile(os.Getenv, os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, stopSignals: stop})
 	stop()
+	stopProfile()
 	os.Exit(exitCode(err, os.Stderr))
 }
 
