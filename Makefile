@@ -16,7 +16,7 @@ CORPUS   ?= ../shared/corpus/wild ../shared/corpus/news
 # Extra arguments for `make matches`, e.g. make matches ARGS='--since 24h --format json'
 ARGS     ?=
 
-.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check corpus-check bench-match bench-stories screenshot clean
+.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check corpus-check bench bench-smoke bench-match bench-stories screenshot clean
 
 all: build
 
@@ -35,8 +35,10 @@ vet:
 
 # Every test, including those against PostgreSQL: DATABASE_URL when set,
 # else a throwaway cluster made with the machine's PostgreSQL server binaries.
+# Then the benchmark harness at tiny sizes, so that it keeps working.
 test: vet $(DEVDB)
 	$(DEVDB) with -- $(GO) test -race -count=1 ./...
+	@$(MAKE) --no-print-directory bench-smoke
 
 run: build
 	$(DEVDB) exec -dir $(PGDIR) -db wirewatch -config $(CONFIG) -- $(WIREWATCH) run --migrate --config $(CONFIG)
@@ -75,6 +77,20 @@ farm-check: build
 # Fetch and parse every file of the feed corpus (CORPUS) on loopback and count the outcomes.
 corpus-check:
 	$(GO) run ./bench/corpuscheck $(CORPUS)
+
+# Every benchmark beside its baseline from the same run (bench/harness, see
+# BENCHMARKS.md): a generated feed farm on loopback, cold ingest, steady
+# state, memory of the daemon, matching, storing and story clustering, on a
+# throwaway PostgreSQL. About 12 minutes on 2 cores; prints the table and
+# rewrites the "Latest make bench" section of BENCHMARKS.md. BENCH_FULL=1
+# adds story clustering with 1,000,000 items stored (about 15 minutes more).
+bench: build
+	$(DEVDB) with -- $(GO) run ./bench/harness -wirewatch $(WIREWATCH) -write BENCHMARKS.md -command 'make bench'
+
+# The same harness at tiny sizes, one run of each, in under a minute; it
+# checks that the table comes out whole and writes nothing. Part of make test.
+bench-smoke: build
+	$(DEVDB) with -- $(GO) run ./bench/harness -smoke -wirewatch $(WIREWATCH) -command 'make bench-smoke'
 
 # Matching throughput by number of terms, beside Go's regexp (see BENCHMARKS.md).
 bench-match:
