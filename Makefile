@@ -83,7 +83,8 @@ corpus-check:
 # state, memory of the daemon, matching, storing and story clustering, on a
 # throwaway PostgreSQL. About 12 minutes on 2 cores; prints the table and
 # rewrites the "Latest make bench" section of BENCHMARKS.md. BENCH_FULL=1
-# adds story clustering with 1,000,000 items stored (about 15 minutes more).
+# adds story clustering with 1,000,000 items stored (one run, about 15
+# minutes more).
 bench: build
 	$(DEVDB) with -- $(GO) run ./bench/harness -wirewatch $(WIREWATCH) -write BENCHMARKS.md -command 'make bench'
 

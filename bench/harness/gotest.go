@@ -149,6 +149,14 @@ func (h *harness) stories(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if h.opt.full {
+		// Generating a million items takes about 15 minutes: one run.
+		more, err := h.goBench(ctx, "storage", nil, `StoreNewItems/^stored=1000000$`, h.opt.storyTime, "1")
+		if err != nil {
+			return err
+		}
+		out += more
+	}
 	per := figures(parseBench(out), "µs/item")
 	var sizes []int
 	for name := range per {

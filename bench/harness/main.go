@@ -113,11 +113,8 @@ func run() error {
 		{"^BenchmarkRegexp$/^terms=10000$", "1"}}
 	o.saveTime = "1s"
 	o.storyTime, o.storyBench = "100x", `StoreNewItems/^stored=(10000|100000)$`
-	if o.full {
-		o.storyBench = `StoreNewItems/^stored=(10000|100000|1000000)$`
-	}
 	if o.smoke {
-		o.runs, o.write = 1, ""
+		o.runs, o.write, o.full = 1, "", false
 		o.coldFeeds, o.coldItems, o.steadyFeeds, o.steadyItems = 50, 10, 200, 5
 		o.runSchedule = "@every 5s"
 		o.matchTime = "1x"

@@ -351,8 +351,12 @@ func (r *report) writeStories(w func(string, ...any)) {
 	if len(r.stories) == 0 {
 		return
 	}
-	w("### Story clustering\n\n`BenchmarkStoreNewItems` in storage (see [Storing a new item as the store grows](#storing-a-new-item-as-the-store-grows)), `-benchtime %s -count %d`: the time per new item of a poll of 50, `SavePoll` and story assignment, by the number of items stored.\n\n",
-		r.opt.storyTime, r.opt.runs)
+	once := ""
+	if r.opt.full {
+		once = " (1,000,000 once)"
+	}
+	w("### Story clustering\n\n`BenchmarkStoreNewItems` in storage (see [Storing a new item as the store grows](#storing-a-new-item-as-the-store-grows)), `-benchtime %s -count %d`%s: the time per new item of a poll of 50, `SavePoll` and story assignment, by the number of items stored.\n\n",
+		r.opt.storyTime, r.opt.runs, once)
 	w("| items stored | µs per new item | ratio to the first |\n|---:|---:|---:|\n")
 	base := median(r.stories[0].us)
 	for _, s := range r.stories {
