@@ -368,7 +368,7 @@ func (h *harness) startFarm(ctx context.Context, name string, feeds, items int) 
 	return f, nil
 }
 
-// farmStats reads the farm's request counts.
+// counts reads the farm's request counts.
 func (f *farm) counts(ctx context.Context) (map[string]float64, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.stats, nil)
 	resp, err := http.DefaultClient.Do(req)
@@ -746,13 +746,10 @@ func (h *harness) daemon(ctx context.Context, r *steadyResult, env []string, cfg
 		var polled int
 		err := h.admin.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT feed_id FROM %s.polls GROUP BY feed_id
 			HAVING count(*) >= $1) x`, schema), done+1).Scan(&polled)
-		if err != nil {
-			var missing bool // the schema may not be migrated yet
-			missing = strings.Contains(err.Error(), "does not exist")
-			if !missing {
-				_ = p.stop(30 * time.Second)
-				return err
-			}
+		// Until the daemon has migrated the schema, its tables do not exist.
+		if err != nil && !strings.Contains(err.Error(), "does not exist") {
+			_ = p.stop(30 * time.Second)
+			return err
 		}
 		if polled >= n {
 			r.rounds[done] = time.Since(start)
