@@ -282,43 +282,66 @@ func (s *Scheduler) PollAll(ctx context.Context, feeds []ScheduledFeed) (Summary
 	renewCtx, stopRenew := context.WithCancel(ctx)
 	defer stopRenew()
 	go s.renew(renewCtx, inFlight)
-	sem := make(chan struct{}, max(1, s.Concurrency))
-	for _, f := range feeds {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+	conc := max(1, s.Concurrency)
+	sem := make(chan struct{}, conc)
+	record := func(f storage.Feed, rep Report, refused string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", f.URL, err))
+		case refused != "":
+			sum.Skipped++
+			s.logSkipped(f, refused)
+		case rep.Err != nil:
+			sum.Failed++
+		case rep.Outcome == storage.OutcomeNotModified:
+			sum.NotModified++
+		default:
+			sum.OK++
 		}
-		if ctx.Err() != nil {
-			break
+		sum.NewMatches += rep.NewMatches
+	}
+	// Feeds are claimed a chunk at a time (two statements a chunk, not
+	// one a feed); the claims are renewed while they wait for their turn.
+	chunk := max(64, 4*conc)
+	for start := 0; start < len(feeds) && ctx.Err() == nil; start += chunk {
+		part := feeds[start:min(start+chunk, len(feeds))]
+		ids := make([]int64, len(part))
+		byID := make(map[int64]ScheduledFeed, len(part))
+		for i, f := range part {
+			ids[i], byID[f.Feed.ID] = f.Feed.ID, f
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			feed, refused, err := s.Poller.Store.Claim(ctx, s.owner(), f.Feed.ID, time.Now(), s.lease())
-			var rep Report
-			if err == nil && refused == "" {
-				inFlight.add(feed.ID)
-				rep, err = s.pollOne(ctx, s.Poller, feed, f.Schedule, nil)
+		claimed, refused, err := s.Poller.Store.ClaimMany(ctx, s.owner(), ids, time.Now(), s.lease())
+		if err != nil {
+			for _, f := range part {
+				record(f.Feed, Report{}, "", err)
+			}
+			continue
+		}
+		for id, why := range refused {
+			record(byID[id].Feed, Report{}, why, nil)
+		}
+		for _, feed := range claimed {
+			inFlight.add(feed.ID)
+		}
+		for _, feed := range claimed {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				rep, err := s.pollOne(ctx, s.Poller, feed, byID[feed.ID].Schedule, nil)
 				inFlight.remove(feed.ID)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err != nil:
-				errs = append(errs, fmt.Errorf("%s: %w", f.Feed.URL, err))
-			case refused != "":
-				sum.Skipped++
-				s.logSkipped(f.Feed, refused)
-			case rep.Err != nil:
-				sum.Failed++
-			case rep.Outcome == storage.OutcomeNotModified:
-				sum.NotModified++
-			default:
-				sum.OK++
-			}
-			sum.NewMatches += rep.NewMatches
-		}()
+				record(byID[feed.ID].Feed, rep, "", err)
+			}()
+		}
 	}
 	wg.Wait()
 	stopRenew()

@@ -84,6 +84,54 @@ func (s *Store) Claim(ctx context.Context, owner string, id int64, now time.Time
 	return Feed{}, refused, nil
 }
 
+// ClaimMany is Claim for many feeds at once, in two statements whatever
+// their number: the claimed feeds, and why each of the others was refused.
+func (s *Store) ClaimMany(ctx context.Context, owner string, ids []int64, now time.Time, lease time.Duration) ([]Feed, map[int64]string, error) {
+	rows, err := s.db.Query(ctx, `
+		UPDATE feeds SET lease_owner = $2, lease_until = clock_timestamp() + make_interval(secs => $3)
+		WHERE id = ANY($1) AND in_config
+		  AND coalesce(lease_until, '-infinity') < clock_timestamp()
+		  AND coalesce(not_before, '-infinity') <= $4
+		  AND NOT (gone_at IS NOT NULL AND coalesce(next_poll_at, '-infinity') > $4)
+		RETURNING `+feedColumns, ids, owner, lease.Seconds(), now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("claim feeds: %w", err)
+	}
+	feeds, err := collectFeeds(rows)
+	if err != nil {
+		return nil, nil, fmt.Errorf("claim feeds: %w", err)
+	}
+	if len(feeds) == len(ids) {
+		return feeds, nil, nil
+	}
+	claimed := make([]int64, len(feeds))
+	for i, f := range feeds {
+		claimed[i] = f.ID
+	}
+	rows, err = s.db.Query(ctx, `
+		SELECT id, CASE
+			WHEN NOT in_config THEN $3
+			WHEN coalesce(lease_until, '-infinity') >= clock_timestamp() THEN $4
+			WHEN coalesce(not_before, '-infinity') > $7 THEN $5
+			WHEN gone_at IS NOT NULL THEN $6
+			ELSE $4 END
+		FROM feeds WHERE id = ANY($1) AND id <> ALL($2)`,
+		ids, claimed, RefusedNotConfig, RefusedClaimed, RefusedRetry, RefusedGone, now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("claim feeds: %w", err)
+	}
+	refused := map[int64]string{}
+	var id int64
+	var why string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &why}, func() error {
+		refused[id] = why
+		return nil
+	}); err != nil {
+		return nil, nil, fmt.Errorf("claim feeds: %w", err)
+	}
+	return feeds, refused, nil
+}
+
 // RenewLeases extends owner's claims on ids, for polls still running.
 func (s *Store) RenewLeases(ctx context.Context, owner string, ids []int64, lease time.Duration) error {
 	if _, err := s.db.Exec(ctx, `UPDATE feeds SET lease_until = clock_timestamp() + make_interval(secs => $3)
