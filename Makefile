@@ -16,7 +16,7 @@ CORPUS   ?= ../shared/corpus/wild ../shared/corpus/news
 # Extra arguments for `make matches`, e.g. make matches ARGS='--since 24h --format json'
 ARGS     ?=
 
-.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check corpus-check bench bench-smoke bench-match bench-stories screenshot clean
+.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check soak-check corpus-check bench bench-smoke bench-match bench-stories screenshot clean
 
 all: build
 
@@ -73,6 +73,10 @@ db-stop: $(DEVDB)
 # or FEEDFARM=path; skipped with a message without it).
 farm-check: build
 	bench/farm-check.sh
+
+# wirewatch run for SOAK_MINUTES (default 30) on 1,000 rotating feeds with faults and a database outage: flat, nothing lost.
+soak-check:
+	SOAK_MINUTES=$(or $(SOAK_MINUTES),30) bench/soak-check.sh
 
 # Fetch and parse every file of the feed corpus (CORPUS) on loopback and count the outcomes.
 corpus-check:
