@@ -16,7 +16,7 @@ CORPUS   ?= ../shared/corpus/wild ../shared/corpus/news
 # Extra arguments for `make matches`, e.g. make matches ARGS='--since 24h --format json'
 ARGS     ?=
 
-.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check soak-check corpus-check bench bench-smoke bench-match bench-stories screenshot clean
+.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check soak-check stop-check corpus-check bench bench-smoke bench-match bench-stories screenshot clean
 
 all: build
 
@@ -77,6 +77,10 @@ farm-check: build
 # wirewatch run for SOAK_MINUTES (default 30) on 1,000 rotating feeds with faults and a database outage: flat, nothing lost.
 soak-check:
 	SOAK_MINUTES=$(or $(SOAK_MINUTES),30) bench/soak-check.sh
+
+# SIGTERM to wirewatch run with 64 polls in flight: exits in time, nothing half-written, a poll then stores the rest once.
+stop-check:
+	bench/stop-check.sh
 
 # Fetch and parse every file of the feed corpus (CORPUS) on loopback and count the outcomes.
 corpus-check:
