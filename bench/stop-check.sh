@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 FEEDFARM=${FEEDFARM:-../shared/bench/feedfarm}
 FEEDS=${FEEDS:-1000}
 ITEMS=${ITEMS:-20}
+# Over shutdown_timeout (LATENCY=8s), the polls in flight are cut off instead.
+LATENCY=${LATENCY:-2s}
 SHUTDOWN_TIMEOUT=5
 if [ ! -f "$FEEDFARM/go.mod" ]; then
   echo "stop-check: no feedfarm at $FEEDFARM (set FEEDFARM); skipped"
@@ -45,7 +47,7 @@ go build -o "$work/farmcheck" ./bench/farmcheck
 go build -o "$work/devdb" ./cmd/devdb
 
 "$work/feedfarm" gen -out "$work/farm" -feeds "$FEEDS" -items "$ITEMS" -seed 1
-"$work/feedfarm" serve -dir "$work/farm" -addr 127.0.0.1:0 -hosts 4 -latency 2s \
+"$work/feedfarm" serve -dir "$work/farm" -addr 127.0.0.1:0 -hosts 4 -latency "$LATENCY" \
   > "$work/urls.txt" 2> "$work/serve.log" &
 serve_pid=$!
 for _ in $(seq 100); do
@@ -86,7 +88,7 @@ for _ in $(seq 300); do
 done
 [ "$recorded" -gt 0 ] || fail "no poll recorded within 30s"
 # The first polls all started together and end together: the next ones are
-# a second into their 2 s wait.
+# a second into their wait.
 sleep 1
 recorded=$(q "SELECT count(*) FROM polls")
 in_flight=$(metric 'wirewatch_polls_in_flight ')
