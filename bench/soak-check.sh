@@ -216,10 +216,10 @@ echo "== score: rotated items ($(wc -l < "$work/rotated.jsonl") served before th
 
 echo "== stored once?"
 q() { psql "$DATABASE_URL" -XAtq -c "$1"; }
-dups=$(q "SELECT count(*) FROM (SELECT link FROM item_sightings GROUP BY link HAVING count(DISTINCT item_id) > 1) d")
+dups=$(q "SELECT count(*) FROM (SELECT link FROM item_sightings WHERE link <> '' GROUP BY link HAVING count(DISTINCT item_id) > 1) d")
 keys=$(q "SELECT count(*) - count(DISTINCT key) FROM items")
 leases=$(q "SELECT count(*) FROM feeds WHERE lease_owner <> ''")
-echo "links seen under more than one item: $dups; duplicate item keys: $keys; feeds still claimed: $leases"
+echo "links (not empty) seen under more than one item: $dups; duplicate item keys: $keys; feeds still claimed: $leases"
 [ "$dups" = 0 ] && [ "$keys" = 0 ] || check "an item was stored more than once"
 [ "$leases" = 0 ] || check "feeds are still claimed after the daemon stopped"
 q "SELECT outcome, coalesce(error_kind, ''), count(*) FROM polls GROUP BY 1, 2 ORDER BY 3 DESC" | sed 's/^/  polls: /'

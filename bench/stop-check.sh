@@ -142,11 +142,11 @@ echo "== wirewatch poll"
   fail "wirewatch poll failed"
 head -n 1 "$work/poll.out"
 "$work/farmcheck" -truth "$work/farm/truth.jsonl"
-dups=$(q "SELECT count(*) FROM (SELECT link FROM item_sightings GROUP BY link HAVING count(DISTINCT item_id) > 1) d")
+dups=$(q "SELECT count(*) FROM (SELECT link FROM item_sightings WHERE link <> '' GROUP BY link HAVING count(DISTINCT item_id) > 1) d")
 keys=$(q "SELECT count(*) - count(DISTINCT key) FROM items")
 unpolled=$(q "SELECT count(*) FROM feeds f WHERE NOT EXISTS (SELECT 1 FROM polls p WHERE p.feed_id = f.id)")
 claimed=$(q "SELECT count(*) FROM feeds WHERE lease_owner <> ''")
-echo "links seen under more than one item: $dups; duplicate item keys: $keys; feeds never polled: $unpolled; claimed: $claimed"
+echo "links (not empty) seen under more than one item: $dups; duplicate item keys: $keys; feeds never polled: $unpolled; claimed: $claimed"
 [ "$dups" = 0 ] && [ "$keys" = 0 ] || fail "an item was stored more than once"
 [ "$unpolled" = 0 ] && [ "$claimed" = 0 ] || fail "feeds left unpolled or claimed after wirewatch poll"
 ok=1
