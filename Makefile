@@ -16,7 +16,8 @@ CORPUS   ?= ../shared/corpus/wild ../shared/corpus/news
 # Extra arguments for `make matches`, e.g. make matches ARGS='--since 24h --format json'
 ARGS     ?=
 
-.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check corpus-check bench-match bench-stories screenshot clean
+.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check corpus-check instances-check \
+	bench-match bench-stories screenshot clean
 
 all: build
 
@@ -75,6 +76,10 @@ farm-check: build
 # Fetch and parse every file of the feed corpus (CORPUS) on loopback and count the outcomes.
 corpus-check:
 	$(GO) run ./bench/corpuscheck $(CORPUS)
+
+# Three `wirewatch run` share 1,000 feeds through one database; one is killed mid-round (about 8 minutes).
+instances-check: build
+	bench/instances-check.sh
 
 # Matching throughput by number of terms, beside Go's regexp (see BENCHMARKS.md).
 bench-match:
