@@ -17,7 +17,7 @@ CORPUS   ?= ../shared/corpus/wild ../shared/corpus/news
 ARGS     ?=
 
 .PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check corpus-check instances-check \
-	bench-match bench-stories screenshot clean
+	faults-check bench-match bench-stories screenshot clean
 
 all: build
 
@@ -80,6 +80,10 @@ corpus-check:
 # Three `wirewatch run` share 1,000 feeds through one database; one is killed mid-round (about 8 minutes).
 instances-check: build
 	bench/instances-check.sh
+
+# One `wirewatch run` on a farm with every kind of fault: outcome by kind, peak RSS (about 6 minutes).
+faults-check: build
+	bench/faults-check.sh
 
 # Matching throughput by number of terms, beside Go's regexp (see BENCHMARKS.md).
 bench-match:
