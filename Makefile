@@ -16,7 +16,8 @@ CORPUS   ?= ../shared/corpus/wild ../shared/corpus/news
 # Extra arguments for `make matches`, e.g. make matches ARGS='--since 24h --format json'
 ARGS     ?=
 
-.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check soak-check stop-check corpus-check bench bench-smoke bench-match bench-stories screenshot clean
+.PHONY: all build test vet run demo demo-matches matches psql db-stop farm-check soak-check stop-check corpus-check \
+	instances-check faults-check scale-check bench bench-smoke bench-match bench-stories screenshot clean
 
 all: build
 
@@ -100,6 +101,18 @@ bench: build
 # checks that the table comes out whole and writes nothing. Part of make test.
 bench-smoke: build
 	$(DEVDB) with -- $(GO) run ./bench/harness -smoke -wirewatch $(WIREWATCH) -command 'make bench-smoke'
+
+# Three `wirewatch run` share 1,000 feeds through one database; one is killed mid-round (about 8 minutes).
+instances-check: build
+	bench/instances-check.sh
+
+# One `wirewatch run` on a farm with every kind of fault: outcome by kind, peak RSS (about 6 minutes).
+faults-check: build
+	bench/faults-check.sh
+
+# One `wirewatch run` on 10,000 feeds every 2 minutes: poll lag, CPU, peak RSS (about 9 minutes).
+scale-check: build
+	bench/scale-check.sh
 
 # Matching throughput by number of terms, beside Go's regexp (see BENCHMARKS.md).
 bench-match:

@@ -166,7 +166,7 @@ func (p *Poller) classify(feed storage.Feed, parsed *Feed) (matched, unmatched [
 		title := classify.StripHTML(it.Title)
 		summary := classify.StripHTML(it.Summary)
 		content := classify.StripHTML(it.Content)
-		key := classify.ItemKey(feed.URL, it.GUID, link, title, content)
+		key := classify.ItemKey(feed.URL, it.GUID, link, title, summary+"\n"+content)
 		if seen[key] {
 			continue // the same item twice in one feed
 		}

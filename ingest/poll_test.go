@@ -162,6 +162,26 @@ func TestPollStoresEachMatchOnce(t *testing.T) {
 	}
 }
 
+// Items with neither GUID nor link are told apart by their text; for the
+// many feeds that carry only a description, that is title and description.
+func TestPollKeysItemsWithoutIdentityOnTheirText(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tx := storage.New(storagetest.Tx(t))
+	east := rssItem{title: "Haftar’s forces withdraw from key road", desc: "The road east of Sirte was handed over."}
+	west := rssItem{title: "Haftar’s forces withdraw from key road", desc: "Units left the coastal road near Zawiya."}
+	srv := newFeedServer(t, rss(east, west, east))
+	feed := syncFeed(t, tx, srv.URL)
+	p := &Poller{Fetcher: testFetcher(), Matcher: testMatcher(t), Store: tx}
+	if rep := poll(t, p, feed.ID); rep.Err != nil || rep.Matched != 2 || rep.NewMatches != 2 {
+		t.Fatalf("poll = %+v; want two items (the repeated one once)", rep)
+	}
+	ms, err := tx.Matches(ctx, storage.MatchFilter{})
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("matches: %v %+v", err, ms)
+	}
+}
+
 func TestPollRecordsFailures(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {

@@ -2,10 +2,13 @@
 // ground truth of a feed farm (truth.jsonl, one line per served item): which
 // items mention a watch subject, which are traps, which are copies.
 //
-//	DATABASE_URL=... farmcheck -truth DIR/truth.jsonl [-faults DIR/faults.txt]
+//	DATABASE_URL=... farmcheck -truth DIR/truth.jsonl [-faults DIR/faults.txt] [-exact]
 //
 // It exits 1 when an English item that mentions a subject was not stored, or
-// when a trap or an item without mentions was.
+// when a trap or an item without mentions was. With -exact it also exits 1
+// when the number of stored items is not the number of distinct articles
+// (canonical links) the truth says mention a subject: one article stored
+// twice, or something stored that is no such article.
 package main
 
 import (
@@ -55,6 +58,7 @@ func run() error {
 	truthPath := flag.String("truth", "", "truth.jsonl of the farm")
 	faultsPath := flag.String("faults", "", "faults.txt of the farm (its feeds are not scored)")
 	verbose := flag.Bool("v", false, "list every miss and false positive")
+	exact := flag.Bool("exact", false, "fail unless the items stored are exactly the distinct articles with mentions")
 	flag.Parse()
 	if *truthPath == "" {
 		return fmt.Errorf("-truth is required")
@@ -101,10 +105,12 @@ func run() error {
 	byLang := map[string]*tally{}
 	var traps, trapsStored, plain, plainStored int
 	var misses, fps []string
+	articles := map[string]bool{} // canonical links of the items with mentions
 	for _, it := range items {
 		w, ok := stored[classify.CanonicalURL(it.Link)]
 		switch {
 		case len(it.Mentions) > 0:
+			articles[classify.CanonicalURL(it.Link)] = true
 			t := byLang[it.Lang]
 			if t == nil {
 				t = &tally{}
@@ -151,6 +157,7 @@ func run() error {
 			l, t.want, t.got, float64(t.got)/float64(t.want), t.wrongWatches)
 	}
 	fmt.Printf("  traps: %d, stored %d; items without mentions: %d, stored %d\n", traps, trapsStored, plain, plainStored)
+	fmt.Printf("  distinct articles with mentions (canonical links): %d; items stored: %d\n", len(articles), nItems)
 	if *verbose || len(misses) <= 20 {
 		for _, m := range misses {
 			fmt.Println("  missed:", m)
@@ -166,6 +173,12 @@ func run() error {
 		return fmt.Errorf("FAIL: every English mention must be stored and no trap or unrelated item")
 	}
 	fmt.Println("OK: every English mention stored, no trap or unrelated item stored")
+	if *exact {
+		if nItems != len(articles) {
+			return fmt.Errorf("FAIL: %d items stored for %d distinct articles with mentions", nItems, len(articles))
+		}
+		fmt.Println("OK: one item per article")
+	}
 	return nil
 }
 
