@@ -426,7 +426,7 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 
 	idle := time.NewTimer(0)
 	defer idle.Stop()
-	var dbDown bool
+	var dbDown, idleFired bool
 	for ctx.Err() == nil {
 		if r := s.takeReload(); r != nil {
 			setFeeds(r.feeds)
@@ -434,7 +434,15 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 			s.Log.Info("scheduler reloaded", "feeds", len(ids), "concurrency", conc)
 		}
 		wait := time.Second // for feeds coming due
-		if free := conc - inFlight.len(); free > 0 {
+		// Claim when a quarter of the slots are free (or all polls are
+		// done), not each time one poll ends: a claim costs the database
+		// the same for one feed as for many.
+		free := conc - inFlight.len()
+		batching := free > 0 && free < max(1, conc/4) && inFlight.len() > 0 && !idleFired
+		idleFired = false
+		if batching {
+			// wait: the idle timer claims for the free slots within a second
+		} else if free > 0 {
 			// Polls that could not be recorded (the database went away)
 			// keep their claims; give them back once it answers, so those
 			// feeds are polled again now rather than when the leases end.
@@ -483,6 +491,7 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 		case <-ctx.Done():
 		case <-done:
 		case <-idle.C:
+			idleFired = true
 		case <-wake:
 		}
 	}

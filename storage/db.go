@@ -73,6 +73,14 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 	if _, ok := cfg.ConnConfig.RuntimeParams["jit"]; !ok {
 		cfg.ConnConfig.RuntimeParams["jit"] = "off"
 	}
+	// Statements are prepared; after five runs PostgreSQL may switch to a
+	// generic plan, which for the claim of due feeds (an array of every
+	// configured feed's id) filters all of them through the primary key:
+	// 20 ms a claim instead of 4 to 8 with a plan made for its values. The
+	// statements are cheap to plan, so every run gets its own plan.
+	if _, ok := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
