@@ -128,12 +128,22 @@ func (s *Store) SaveRematch(ctx context.Context, found []Retained) (newItems int
 // batch at a time so no lock is held for long, and returns how many went.
 // Matches are never deleted here.
 func (s *Store) DeleteUnmatchedBefore(ctx context.Context, t time.Time) (int64, error) {
+	n, err := s.deleteInBatches(ctx, `DELETE FROM unmatched_items WHERE id IN
+		(SELECT id FROM unmatched_items WHERE first_seen_at < $1 LIMIT 5000)`, t)
+	if err != nil {
+		return n, fmt.Errorf("delete old unmatched items: %w", err)
+	}
+	return n, nil
+}
+
+// deleteInBatches runs a DELETE of at most 5,000 rows until it deletes
+// fewer, so that a large backlog never holds long locks.
+func (s *Store) deleteInBatches(ctx context.Context, sql string, args ...any) (int64, error) {
 	var total int64
 	for {
-		tag, err := s.db.Exec(ctx, `DELETE FROM unmatched_items WHERE id IN
-			(SELECT id FROM unmatched_items WHERE first_seen_at < $1 LIMIT 5000)`, t)
+		tag, err := s.db.Exec(ctx, sql, args...)
 		if err != nil {
-			return total, fmt.Errorf("delete old unmatched items: %w", err)
+			return total, err
 		}
 		total += tag.RowsAffected()
 		if tag.RowsAffected() < 5000 {
@@ -146,16 +156,10 @@ func (s *Store) DeleteUnmatchedBefore(ctx context.Context, t time.Time) (int64, 
 // batches so that a large backlog does not hold long locks. Matches, items
 // and feeds are not touched.
 func (s *Store) DeletePollsBefore(ctx context.Context, t time.Time) (int64, error) {
-	var total int64
-	for {
-		tag, err := s.db.Exec(ctx, `DELETE FROM polls WHERE id IN
-			(SELECT id FROM polls WHERE started_at < $1 LIMIT 5000)`, t)
-		if err != nil {
-			return total, fmt.Errorf("delete old poll records: %w", err)
-		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() < 5000 {
-			return total, nil
-		}
+	n, err := s.deleteInBatches(ctx, `DELETE FROM polls WHERE id IN
+		(SELECT id FROM polls WHERE started_at < $1 LIMIT 5000)`, t)
+	if err != nil {
+		return n, fmt.Errorf("delete old poll records: %w", err)
 	}
+	return n, nil
 }

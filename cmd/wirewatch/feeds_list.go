@@ -24,16 +24,12 @@ func cmdFeedsList(ctx context.Context, e *env, args []string) error {
 	if *format != "table" && *format != "json" {
 		return usagef("--format must be table or json, not %q", *format)
 	}
-	cfg, _, err := loadConfig(e, *cfgPath)
+	store, closeStore, err := openStore(ctx, e, *cfgPath)
 	if err != nil {
 		return err
 	}
-	pool, err := openDB(ctx, cfg, false, newLogger(cfg.Log, e.stderr))
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	feeds, err := storage.New(pool).FeedsHealth(ctx, *failing)
+	defer closeStore()
+	feeds, err := store.FeedsHealth(ctx, *failing)
 	if err != nil {
 		return err
 	}

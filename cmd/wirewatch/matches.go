@@ -63,16 +63,11 @@ func cmdMatches(ctx context.Context, e *env, args []string) error {
 	if !ok {
 		return usagef("--format must be table, json or csv, not %q", *format)
 	}
-	cfg, _, err := loadConfig(e, *cfgPath)
+	store, closeStore, err := openStore(ctx, e, *cfgPath)
 	if err != nil {
 		return err
 	}
-	pool, err := openDB(ctx, cfg, false, newLogger(cfg.Log, e.stderr))
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	store := storage.New(pool)
+	defer closeStore()
 
 	var ids []int64
 	if *stories {

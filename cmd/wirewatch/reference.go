@@ -124,16 +124,11 @@ func cmdReferenceRemove(ctx context.Context, e *env, args []string) error {
 // terms stays comparable across them), saves them and scores every stored
 // match again.
 func changeReferences(ctx context.Context, e *env, cfgPath string, change func([]storage.Reference) []storage.Reference) error {
-	cfg, _, err := loadConfig(e, cfgPath)
+	store, closeStore, err := openStore(ctx, e, cfgPath)
 	if err != nil {
 		return err
 	}
-	pool, err := openDB(ctx, cfg, false, newLogger(cfg.Log, e.stderr))
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	store := storage.New(pool)
+	defer closeStore()
 	refs, err := store.References(ctx, true)
 	if err != nil {
 		return err
@@ -182,16 +177,12 @@ func cmdReferenceList(ctx context.Context, e *env, args []string) error {
 	if *format != "table" && *format != "json" {
 		return usagef("--format must be table or json, not %q", *format)
 	}
-	cfg, _, err := loadConfig(e, *cfgPath)
+	store, closeStore, err := openStore(ctx, e, *cfgPath)
 	if err != nil {
 		return err
 	}
-	pool, err := openDB(ctx, cfg, false, newLogger(cfg.Log, e.stderr))
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	refs, err := storage.New(pool).References(ctx, false)
+	defer closeStore()
+	refs, err := store.References(ctx, false)
 	if err != nil {
 		return err
 	}

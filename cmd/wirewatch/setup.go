@@ -263,3 +263,18 @@ func cleanRetention(ctx context.Context, cfg *config.Config, store *storage.Stor
 func storyOptions(cfg *config.Config) storage.StoryOptions {
 	return storage.StoryOptions{Window: cfg.Stories.Window.D(), Threshold: cfg.Stories.Similarity, Batch: 1000}
 }
+
+// openStore loads the configuration and connects to its database with a
+// current schema, for the commands that only read or mark what is stored.
+// The caller calls close.
+func openStore(ctx context.Context, e *env, cfgPath string) (store *storage.Store, close func(), err error) {
+	cfg, _, err := loadConfig(e, cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := openDB(ctx, cfg, false, newLogger(cfg.Log, e.stderr))
+	if err != nil {
+		return nil, nil, err
+	}
+	return storage.New(pool), pool.Close, nil
+}
