@@ -406,7 +406,7 @@ func TestExpiredClaimIsTakenOver(t *testing.T) {
 	if got, err := store.ClaimDue(ctx, "alive", []int64{feed.ID}, 10, now, time.Minute); err != nil || len(got) != 0 {
 		t.Fatalf("claim while held = %v, %v", got, err)
 	}
-	if _, refused, err := store.Claim(ctx, "alive", feed.ID, now, time.Minute); err != nil || refused != storage.RefusedClaimed {
+	if _, refused, err := claimOne(t, store, "alive", feed.ID, now, time.Minute); err != nil || refused != storage.RefusedClaimed {
 		t.Fatalf("one-off claim while held: refused %q, %v", refused, err)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -466,4 +466,14 @@ func TestHTTPCacheHeaders(t *testing.T) {
 			t.Errorf("cacheLifetime %s: %s, want %s", name, got, tc.want)
 		}
 	}
+}
+
+// claimOne claims one feed out of schedule; refused says why it could not.
+func claimOne(t *testing.T, s *storage.Store, owner string, id int64, now time.Time, lease time.Duration) (storage.Feed, string, error) {
+	t.Helper()
+	feeds, refused, err := s.ClaimMany(context.Background(), owner, []int64{id}, now, lease)
+	if err != nil || len(feeds) == 0 {
+		return storage.Feed{}, refused[id], err
+	}
+	return feeds[0], "", nil
 }

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -51,41 +50,11 @@ const (
 	RefusedNotConfig = "not_configured"
 )
 
-// Claim claims one feed for a poll now, whatever its schedule (a one-off
-// `wirewatch poll`), unless another instance holds it, its server asked for
-// a pause (Retry-After) that has not ended, or it is gone and not due. ok
-// is false with the reason when it cannot be claimed.
-func (s *Store) Claim(ctx context.Context, owner string, id int64, now time.Time, lease time.Duration) (f Feed, refused string, err error) {
-	f, err = scanFeed(s.db.QueryRow(ctx, `
-		UPDATE feeds SET lease_owner = $2, lease_until = clock_timestamp() + make_interval(secs => $3)
-		WHERE id = $1 AND in_config
-		  AND coalesce(lease_until, '-infinity') < clock_timestamp()
-		  AND coalesce(not_before, '-infinity') <= $4
-		  AND NOT (gone_at IS NOT NULL AND coalesce(next_poll_at, '-infinity') > $4)
-		RETURNING `+feedColumns, id, owner, lease.Seconds(), now))
-	if err == nil {
-		return f, "", nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return Feed{}, "", fmt.Errorf("claim feed %d: %w", id, err)
-	}
-	// Refused: say why (the rare path, so a second query).
-	err = s.db.QueryRow(ctx, `
-		SELECT CASE
-			WHEN NOT in_config THEN $2
-			WHEN coalesce(lease_until, '-infinity') >= clock_timestamp() THEN $3
-			WHEN coalesce(not_before, '-infinity') > $6 THEN $4
-			WHEN gone_at IS NOT NULL THEN $5
-			ELSE $3 END -- freed a moment ago: another instance has it by now
-		FROM feeds WHERE id = $1`, id, RefusedNotConfig, RefusedClaimed, RefusedRetry, RefusedGone, now).Scan(&refused)
-	if err != nil {
-		return Feed{}, "", fmt.Errorf("claim feed %d: %w", id, err)
-	}
-	return Feed{}, refused, nil
-}
-
-// ClaimMany is Claim for many feeds at once, in two statements whatever
-// their number: the claimed feeds, and why each of the others was refused.
+// ClaimMany claims feeds for a poll now, whatever their schedule (a
+// one-off `wirewatch poll`), unless another instance holds them, their
+// server asked for a pause (Retry-After) that has not ended, or they are
+// gone and not due. It takes two statements whatever their number, and
+// returns the claimed feeds and why each of the others was refused.
 func (s *Store) ClaimMany(ctx context.Context, owner string, ids []int64, now time.Time, lease time.Duration) ([]Feed, map[int64]string, error) {
 	rows, err := s.db.Query(ctx, `
 		UPDATE feeds SET lease_owner = $2, lease_until = clock_timestamp() + make_interval(secs => $3)

@@ -100,7 +100,7 @@ func TestClaimsRespectRetryAfterAndGone(t *testing.T) {
 		feed storage.Feed
 		want string
 	}{{waiting, storage.RefusedRetry}, {gone, storage.RefusedGone}, {due, storage.RefusedClaimed}, {later, ""}} {
-		_, refused, err := s.Claim(ctx, "other", tc.feed.ID, now, time.Minute)
+		_, refused, err := claimOne(t, s, "other", tc.feed.ID, now, time.Minute)
 		if err != nil || refused != tc.want {
 			t.Errorf("one-off claim of %s: refused %q, %v; want %q", tc.feed.URL, refused, err, tc.want)
 		}
@@ -109,7 +109,7 @@ func TestClaimsRespectRetryAfterAndGone(t *testing.T) {
 	if err := s.ReleaseLeases(ctx, "me", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, refused, err := s.Claim(ctx, "other", due.ID, now, time.Minute); err != nil || refused != "" {
+	if _, refused, err := claimOne(t, s, "other", due.ID, now, time.Minute); err != nil || refused != "" {
 		t.Fatalf("claim after release: refused %q, %v", refused, err)
 	}
 }
@@ -126,4 +126,14 @@ func feedsOf(t *testing.T, s *storage.Store, urls ...string) []storage.Feed {
 		t.Fatal(err)
 	}
 	return feeds
+}
+
+// claimOne claims one feed out of schedule; refused says why it could not.
+func claimOne(t *testing.T, s *storage.Store, owner string, id int64, now time.Time, lease time.Duration) (storage.Feed, string, error) {
+	t.Helper()
+	feeds, refused, err := s.ClaimMany(context.Background(), owner, []int64{id}, now, lease)
+	if err != nil || len(feeds) == 0 {
+		return storage.Feed{}, refused[id], err
+	}
+	return feeds[0], "", nil
 }
