@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -47,7 +48,7 @@ type Report struct {
 	HTTPStatus int
 	Bytes      int64
 	ItemsSeen  int
-	Matched    int // items that matched, new or not
+	Matched    int // new or edited items that matched (items unchanged since the last poll are skipped)
 	NewMatches int // matching items stored for the first time
 	Updated    int // stored items the feed edited
 	Duration   time.Duration
@@ -119,14 +120,17 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed, sched cron.Schedul
 		rec.ItemsSeen = len(parsed.Items)
 		rec.ETag, rec.LastModified, rec.BodyHash = resp.Validators.ETag, resp.Validators.LastModified, bodyHash
 		rec.FeedTitle, rec.SiteURL = truncate(parsed.Title, 500), truncate(parsed.SiteURL, 2000)
-		rec.Items, rec.Unmatched = p.classify(feed, parsed)
+		digests := itemDigests(parsed.Items, p.digestSalt())
+		rec.SeenItems = encodeDigests(digests)
+		rec.Items, rec.Unmatched = p.classify(feed, parsed, seenBefore(feed.SeenItems, digests))
 	}
-	rec.Duration = now().Sub(started)
 	if resp != nil {
-		// The wait for a turn at the host is politeness, not the feed's
-		// slowness.
-		rec.Duration -= resp.Queued
+		// The poll starts when its request goes out: the wait for a turn at
+		// the host is politeness, not the feed's slowness, and it counts in
+		// the poll's lag (started_at - due_at).
+		rec.StartedAt = started.Add(resp.Queued)
 	}
+	rec.Duration = now().Sub(rec.StartedAt)
 	p.Policy.plan(&rec, feed, sched, now(), o)
 
 	saved, saveErr := p.Store.SavePoll(ctx, rec)
@@ -150,13 +154,17 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed, sched cron.Schedul
 	return rep, nil
 }
 
-// classify matches every item and returns the matching ones and, when
-// they are kept, the others; each once per identity key.
-func (p *Poller) classify(feed storage.Feed, parsed *Feed) (matched, unmatched []storage.Item) {
+// classify matches the items not seen unchanged at the last poll (skip)
+// and returns the matching ones and, when they are kept, the others; each
+// once per identity key.
+func (p *Poller) classify(feed storage.Feed, parsed *Feed, skip []bool) (matched, unmatched []storage.Item) {
 	base := baseURL(feed.PollURL(), parsed.SiteURL)
 	seen := map[string]bool{}
 	var bodies []string // of the matched items, for their fingerprints
-	for _, it := range parsed.Items {
+	for i, it := range parsed.Items {
+		if skip[i] {
+			continue
+		}
 		res := p.Matcher.Match(classify.Document{Title: it.Title, Summary: it.Summary, Content: it.Content,
 			Categories: it.Categories, Author: it.Author})
 		if !res.Matched() && !p.KeepUnmatched {
@@ -226,6 +234,13 @@ func truncateAll(ss []string, n int) []string {
 		}
 	}
 	return out
+}
+
+// digestSalt is what, beside an item itself, decides how it is matched
+// and kept: a new watchlist or keeping unmatched items makes every item
+// worth another look.
+func (p *Poller) digestSalt() string {
+	return p.Matcher.Fingerprint() + "\x00" + strconv.FormatBool(p.KeepUnmatched)
 }
 
 // hashBody identifies a body as matched by one watchlist; a new watchlist

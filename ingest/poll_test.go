@@ -347,3 +347,54 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A changed feed mostly repeats its items: only the new and the edited ones
+// are matched and written again.
+func TestPollSkipsItemsUnchangedSinceTheLastPoll(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tx := storagetest.Tx(t)
+	store := storage.New(tx)
+	haftar := rssItem{"Haftar forces advance on Tripoli", "https://wire.example/world/haftar", "g1", "Fighting near the capital."}
+	markets := rssItem{"Markets rally", "https://wire.example/markets", "g2", "Stocks rose."}
+	weather := rssItem{"Rain tomorrow", "https://wire.example/weather", "g3", "Clouds."}
+	srv := newFeedServer(t, rss(haftar, markets, weather))
+	feed := syncFeed(t, store, srv.URL)
+	p := &Poller{Fetcher: testFetcher(), Matcher: testMatcher(t), Store: store, KeepUnmatched: true}
+	if rep := poll(t, p, feed.ID); rep.Matched != 1 || rep.NewMatches != 1 {
+		t.Fatalf("first poll = %+v", rep)
+	}
+	// Forget the kept text: an unchanged item is not written again, so it
+	// does not come back.
+	if _, err := tx.Exec(ctx, "DELETE FROM unmatched_items"); err != nil {
+		t.Fatal(err)
+	}
+	edited := haftar
+	edited.desc = "Fighting near the capital; the airport is closed."
+	sport := rssItem{"Cup final tonight", "https://wire.example/sport", "g4", "Kick-off at eight."}
+	srv.set(rss(sport, edited, markets, weather), 200, true)
+	rep := poll(t, p, feed.ID)
+	if rep.ItemsSeen != 4 || rep.Matched != 1 || rep.NewMatches != 0 || rep.Updated != 1 {
+		t.Fatalf("second poll = %+v; want 4 items seen, the edited match updated", rep)
+	}
+	var kept []string
+	rows, _ := tx.Query(ctx, "SELECT title FROM unmatched_items ORDER BY title")
+	for rows.Next() {
+		var s string
+		_ = rows.Scan(&s)
+		kept = append(kept, s)
+	}
+	if rows.Err() != nil || len(kept) != 1 || kept[0] != sport.title {
+		t.Fatalf("kept unmatched after the second poll: %q (%v); want only the new item", kept, rows.Err())
+	}
+	// A new watchlist looks at every item again.
+	m, err := classify.Compile([]classify.Entry{{Name: "Weather", Terms: []string{"rain"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Matcher = m
+	srv.set(rss(sport, edited, markets, weather)+" ", 200, true)
+	if rep := poll(t, p, feed.ID); rep.Matched != 1 || rep.NewMatches != 1 {
+		t.Fatalf("poll with a new watchlist = %+v; want the weather item matched", rep)
+	}
+}

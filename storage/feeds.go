@@ -40,6 +40,10 @@ type Feed struct {
 	MovedCount          int
 	TTL                 time.Duration // the feed's own minimum interval; 0 for none
 	LastUnconditionalAt *time.Time
+
+	// SeenItems are the digests of the items of the last parsed body, as
+	// ingest wrote them (migration 009).
+	SeenItems []byte
 }
 
 // PollURL is the URL to fetch: where the feed moved, or the configured one.
@@ -65,7 +69,7 @@ func (f Feed) DisplayName() string {
 const feedColumns = `id, url, name, title, etag, last_modified, body_hash, last_polled_at, last_success_at,
 	last_outcome, last_error, last_error_kind, consecutive_failures,
 	next_poll_at, coalesce(poll_interval_seconds, 0), not_before, gone_at, fetch_url, moved_to, moved_count,
-	coalesce(ttl_seconds, 0), last_unconditional_at`
+	coalesce(ttl_seconds, 0), last_unconditional_at, seen_items`
 
 func scanFeed(row pgx.Row) (Feed, error) {
 	var f Feed
@@ -73,7 +77,7 @@ func scanFeed(row pgx.Row) (Feed, error) {
 	err := row.Scan(&f.ID, &f.URL, &f.Name, &f.Title, &f.ETag, &f.LastModified, &f.BodyHash, &f.LastPolledAt,
 		&f.LastSuccessAt, &f.LastOutcome, &f.LastError, &f.LastErrorKind, &f.ConsecutiveFailures,
 		&f.NextPollAt, &interval, &f.NotBefore, &f.GoneAt, &f.FetchURL, &f.MovedTo, &f.MovedCount, &ttl,
-		&f.LastUnconditionalAt)
+		&f.LastUnconditionalAt, &f.SeenItems)
 	f.PollInterval, f.TTL = time.Duration(interval)*time.Second, time.Duration(ttl)*time.Second
 	return f, err
 }

@@ -49,6 +49,7 @@ type Poll struct {
 	RedirectedTo  string        // the new URL, when this poll moved the feed
 	TTL           time.Duration // the feed's own minimum interval (kept from the last parsed body)
 	Unconditional bool          // fetched without validators
+	SeenItems     []byte        // the digests of the body's items (Feed.SeenItems); kept unless Outcome is OutcomeOK
 
 	// Items are the matching items to store.
 	Items []Item
@@ -99,7 +100,7 @@ func (s *Store) SavePoll(ctx context.Context, p Poll) (saved Saved, err error) {
 	if len(p.Items) == 0 && len(p.Unmatched) == 0 {
 		// Most polls (304, unchanged, failed) store no item: their record
 		// and the feed's new state are one statement, atomic by itself.
-		if err := s.recordPoll(ctx, p, saved); err != nil {
+		if err := s.recordBatched(ctx, p); err != nil {
 			return Saved{}, fmt.Errorf("save poll of feed %d: %w", p.FeedID, err)
 		}
 		return saved, nil
@@ -126,43 +127,108 @@ func (s *Store) SavePoll(ctx context.Context, p Poll) (saved Saved, err error) {
 // recordPoll writes the poll record and the feed's new state (giving back
 // its claim) in one statement.
 func (s *Store) recordPoll(ctx context.Context, p Poll, saved Saved) error {
-	var status *int
-	if p.HTTPStatus != 0 {
-		status = &p.HTTPStatus
+	return s.recordPolls(ctx, []Poll{p}, []Saved{saved})
+}
+
+// recordPolls writes the records of polls (of different feeds) and their
+// feeds' new states in one statement, saved[i] being what polls[i] stored.
+func (s *Store) recordPolls(ctx context.Context, polls []Poll, saved []Saved) error {
+	var c struct {
+		feed                                                 []int64
+		started                                              []time.Time
+		due, next, notBefore                                 []*time.Time
+		outcome, errText, errKind, etag, lastMod, bodyHash   []string
+		title, site, fetchURL, movedTo, redirected           []string
+		interval, ttl, bytes                                 []int64
+		movedCount, durationMS, itemsSeen, newItems, updated []int32
+		status                                               []*int32
+		gone, unconditional                                  []bool
+		seen                                                 [][]byte
+	}
+	for i, p := range polls {
+		var status *int32
+		if p.HTTPStatus != 0 {
+			v := int32(p.HTTPStatus)
+			status = &v
+		}
+		c.feed = append(c.feed, p.FeedID)
+		c.started = append(c.started, p.StartedAt)
+		c.due = append(c.due, p.DueAt)
+		c.next = append(c.next, nullTime(p.NextPollAt))
+		c.notBefore = append(c.notBefore, p.NotBefore)
+		c.outcome = append(c.outcome, p.Outcome)
+		c.errText = append(c.errText, p.Error)
+		c.errKind = append(c.errKind, p.ErrorKind)
+		c.etag = append(c.etag, p.ETag)
+		c.lastMod = append(c.lastMod, p.LastModified)
+		c.bodyHash = append(c.bodyHash, p.BodyHash)
+		c.title = append(c.title, p.FeedTitle)
+		c.site = append(c.site, p.SiteURL)
+		c.fetchURL = append(c.fetchURL, p.FetchURL)
+		c.movedTo = append(c.movedTo, p.MovedTo)
+		c.redirected = append(c.redirected, p.RedirectedTo)
+		c.interval = append(c.interval, int64(p.Interval/time.Second))
+		c.ttl = append(c.ttl, int64(p.TTL/time.Second))
+		c.bytes = append(c.bytes, p.Bytes)
+		c.movedCount = append(c.movedCount, int32(p.MovedCount))
+		c.durationMS = append(c.durationMS, int32(min(p.Duration.Milliseconds(), 1<<31-1)))
+		c.itemsSeen = append(c.itemsSeen, int32(p.ItemsSeen))
+		c.newItems = append(c.newItems, int32(saved[i].NewItems))
+		c.updated = append(c.updated, int32(saved[i].UpdatedItems))
+		c.status = append(c.status, status)
+		c.gone = append(c.gone, p.Gone)
+		c.unconditional = append(c.unconditional, p.Unconditional)
+		c.seen = append(c.seen, p.SeenItems)
 	}
 	_, err := s.db.Exec(ctx, `
-		WITH record AS (
+		WITH t AS (
+			SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[],
+			                     $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+			                     $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
+			                     $17::bigint[], $18::bigint[], $19::bigint[], $20::int[], $21::int[], $22::int[],
+			                     $23::int[], $24::int[], $25::int[], $26::bool[], $27::bool[], $28::bytea[])
+			         AS t(feed_id, started_at, due_at, next_poll_at, not_before, outcome, error, error_kind, etag,
+			              last_modified, body_hash, title, site_url, fetch_url, moved_to, redirected_to,
+			              interval_s, ttl_s, bytes, moved_count, duration_ms, items_seen, new_matches,
+			              items_updated, http_status, gone, unconditional, seen_items)
+		), record AS (
 			INSERT INTO polls (feed_id, started_at, duration_ms, outcome, http_status, bytes, items_seen,
 			                   new_matches, items_updated, error_kind, error, due_at, redirected_to)
-			VALUES ($1, $2, $20, $3, $21, $22, $23, $24, $25, $5, $4, $26, $27))
-		UPDATE feeds SET
-			last_polled_at       = $2,
-			last_outcome         = $3,
-			last_success_at      = CASE WHEN $3 = 'failed' THEN last_success_at ELSE $2 END,
-			consecutive_failures = CASE WHEN $3 = 'failed' THEN consecutive_failures + 1 ELSE 0 END,
-			last_error           = CASE WHEN $3 = 'failed' THEN $4 ELSE '' END,
-			last_error_kind      = CASE WHEN $3 = 'failed' THEN $5 ELSE '' END,
-			etag                 = CASE WHEN $3 = 'ok' THEN $6 ELSE etag END,
-			last_modified        = CASE WHEN $3 = 'ok' THEN $7 ELSE last_modified END,
-			body_hash            = CASE WHEN $3 = 'ok' THEN $8 ELSE body_hash END,
-			title                = CASE WHEN $3 = 'ok' AND $9 <> '' THEN $9 ELSE title END,
-			site_url             = CASE WHEN $3 = 'ok' AND $10 <> '' THEN $10 ELSE site_url END,
-			next_poll_at         = $11,
-			poll_interval_seconds = $12,
-			not_before           = $13,
-			gone_at              = CASE WHEN $14 THEN coalesce(gone_at, $2) END,
-			fetch_url            = $15,
-			moved_to             = $16,
-			moved_count          = $17,
-			ttl_seconds          = CASE WHEN $3 = 'ok' THEN nullif($18, 0) ELSE ttl_seconds END,
-			last_unconditional_at = CASE WHEN $19 AND $3 <> 'failed' THEN $2 ELSE last_unconditional_at END,
+			SELECT feed_id, started_at, duration_ms, outcome, http_status, bytes, items_seen,
+			       new_matches, items_updated, error_kind, error, due_at, redirected_to
+			FROM t
+		)
+		UPDATE feeds f SET
+			last_polled_at       = t.started_at,
+			last_outcome         = t.outcome,
+			last_success_at      = CASE WHEN t.outcome = 'failed' THEN f.last_success_at ELSE t.started_at END,
+			consecutive_failures = CASE WHEN t.outcome = 'failed' THEN f.consecutive_failures + 1 ELSE 0 END,
+			last_error           = CASE WHEN t.outcome = 'failed' THEN t.error ELSE '' END,
+			last_error_kind      = CASE WHEN t.outcome = 'failed' THEN t.error_kind ELSE '' END,
+			etag                 = CASE WHEN t.outcome = 'ok' THEN t.etag ELSE f.etag END,
+			last_modified        = CASE WHEN t.outcome = 'ok' THEN t.last_modified ELSE f.last_modified END,
+			body_hash            = CASE WHEN t.outcome = 'ok' THEN t.body_hash ELSE f.body_hash END,
+			title                = CASE WHEN t.outcome = 'ok' AND t.title <> '' THEN t.title ELSE f.title END,
+			site_url             = CASE WHEN t.outcome = 'ok' AND t.site_url <> '' THEN t.site_url ELSE f.site_url END,
+			next_poll_at         = t.next_poll_at,
+			poll_interval_seconds = t.interval_s,
+			not_before           = t.not_before,
+			gone_at              = CASE WHEN t.gone THEN coalesce(f.gone_at, t.started_at) END,
+			fetch_url            = t.fetch_url,
+			moved_to             = t.moved_to,
+			moved_count          = t.moved_count,
+			ttl_seconds          = CASE WHEN t.outcome = 'ok' THEN nullif(t.ttl_s, 0) ELSE f.ttl_seconds END,
+			last_unconditional_at = CASE WHEN t.unconditional AND t.outcome <> 'failed' THEN t.started_at
+			                            ELSE f.last_unconditional_at END,
+			seen_items           = CASE WHEN t.outcome = 'ok' THEN coalesce(t.seen_items, '') ELSE f.seen_items END,
 			lease_owner          = '',
 			lease_until          = NULL
-		WHERE id = $1`,
-		p.FeedID, p.StartedAt, p.Outcome, p.Error, p.ErrorKind, p.ETag, p.LastModified, p.BodyHash,
-		p.FeedTitle, p.SiteURL, nullTime(p.NextPollAt), int64(p.Interval/time.Second), p.NotBefore, p.Gone,
-		p.FetchURL, p.MovedTo, p.MovedCount, int64(p.TTL/time.Second), p.Unconditional,
-		p.Duration.Milliseconds(), status, p.Bytes, p.ItemsSeen, saved.NewItems, saved.UpdatedItems, p.DueAt, p.RedirectedTo)
+		FROM t
+		WHERE f.id = t.feed_id`,
+		c.feed, c.started, c.due, c.next, c.notBefore, c.outcome, c.errText, c.errKind, c.etag,
+		c.lastMod, c.bodyHash, c.title, c.site, c.fetchURL, c.movedTo, c.redirected,
+		c.interval, c.ttl, c.bytes, c.movedCount, c.durationMS, c.itemsSeen, c.newItems,
+		c.updated, c.status, c.gone, c.unconditional, c.seen)
 	if err != nil {
 		return fmt.Errorf("record poll: %w", err)
 	}

@@ -3,8 +3,10 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -309,5 +311,65 @@ func TestMatchesFilters(t *testing.T) {
 	var inView int
 	if err := tx.QueryRow(ctx, "SELECT count(*) FROM new_matches").Scan(&inView); err != nil || inView != 2 {
 		t.Fatalf("new_matches has %d rows (%v), want 2", inView, err)
+	}
+}
+
+// Polls that store no item are written together when they end at the same
+// time; each is recorded once, with its own feed's state.
+func TestConcurrentPollRecords(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := storagetest.MigratedSchema(t)
+	s := storage.New(pool)
+	var specs []storage.FeedSpec
+	for i := range 200 {
+		specs = append(specs, storage.FeedSpec{URL: fmt.Sprintf("https://h%d.example/rss", i)})
+	}
+	feeds, err := s.SyncFeeds(ctx, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := time.Now().Add(time.Hour).Truncate(time.Second)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(feeds))
+	for i, f := range feeds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := storage.Poll{FeedID: f.ID, StartedAt: time.Now(), Outcome: storage.OutcomeNotModified, HTTPStatus: 304,
+				NextPollAt: next.Add(time.Duration(i) * time.Second)}
+			if i%3 == 0 {
+				p.Outcome, p.HTTPStatus, p.ErrorKind, p.Error = storage.OutcomeFailed, 503, "http", fmt.Sprintf("HTTP 503 from %d", i)
+			}
+			if _, err := s.SavePoll(ctx, p); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i, f := range feeds {
+		got, err := s.Feed(ctx, f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantErr := ""
+		if i%3 == 0 {
+			wantErr = fmt.Sprintf("HTTP 503 from %d", i)
+		}
+		if got.LastError != wantErr || got.NextPollAt == nil || !got.NextPollAt.Equal(next.Add(time.Duration(i)*time.Second)) {
+			t.Fatalf("feed %d: last error %q, next poll %v; want %q, %v", i, got.LastError, got.NextPollAt, wantErr,
+				next.Add(time.Duration(i)*time.Second))
+		}
+	}
+	var polls, distinct int
+	if err := pool.QueryRow(ctx, "SELECT count(*), count(DISTINCT feed_id) FROM polls").Scan(&polls, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if polls != len(feeds) || distinct != len(feeds) {
+		t.Fatalf("%d poll records for %d feeds, want one each of %d", polls, distinct, len(feeds))
 	}
 }
