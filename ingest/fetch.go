@@ -123,6 +123,9 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*Resp
 	}
 	switch u.Scheme {
 	case "file":
+		if err := takeTurn(ctx); err != nil {
+			return nil, &FetchError{Kind: KindCanceled, Err: err}
+		}
 		return f.fetchFile(u)
 	case "http", "https":
 	default:
@@ -144,6 +147,10 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*Resp
 	host := u.Host
 	queued := time.Now()
 	if err := f.hosts.acquire(ctx, host); err != nil {
+		return nil, &FetchError{Kind: KindCanceled, Err: err}
+	}
+	if err := takeTurn(ctx); err != nil {
+		f.hosts.release(host, 0)
 		return nil, &FetchError{Kind: KindCanceled, Err: err}
 	}
 	wait := time.Since(queued)
@@ -282,4 +289,21 @@ func classifyError(ctx context.Context, err error) error {
 		return &FetchError{Kind: KindConnect, Err: err}
 	}
 	return &FetchError{Kind: KindNetwork, Err: err}
+}
+
+// A poll's turn: Run bounds the polls that work at once (fetch, parse,
+// store), not those waiting for their turn at a busy host, which would
+// otherwise hold every slot while the other hosts idle. Fetch calls the
+// hook in ctx, if any, once the host has given the request its turn.
+type turnKey struct{}
+
+func withTurn(ctx context.Context, take func(context.Context) error) context.Context {
+	return context.WithValue(ctx, turnKey{}, take)
+}
+
+func takeTurn(ctx context.Context) error {
+	if take, ok := ctx.Value(turnKey{}).(func(context.Context) error); ok {
+		return take(ctx)
+	}
+	return nil
 }

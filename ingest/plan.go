@@ -143,14 +143,37 @@ func (pol Policy) plan(rec *storage.Poll, feed storage.Feed, sched cron.Schedule
 // spreadNext is the feed's next turn on sched after now, and the interval
 // between turns. Each feed is shifted by its own fixed share of the
 // interval (from a hash of its URL), so that a thousand feeds on
-// "*/15 * * * *" are spread over the quarter hour instead of all polled at
-// minute 0, plus a little jitter.
+// "*/15 * * * *" or "@every 15m" are spread over the quarter hour instead
+// of all polled at minute 0 (or all together, as the first round left
+// them), plus a little jitter.
 func spreadNext(sched cron.Schedule, key string, now time.Time) (time.Time, time.Duration) {
-	t1 := sched.Next(now)
-	interval := sched.Next(t1).Sub(t1)
-	if interval <= 0 {
-		return t1, interval
+	var next time.Time
+	var interval time.Duration
+	if every, ok := sched.(cron.ConstantDelaySchedule); ok && every.Delay > 0 {
+		// Turns on a fixed grid, the feed's offset after each multiple of
+		// the delay since the epoch, rather than a delay after the last
+		// poll, which keeps feeds polled together together for good.
+		interval = every.Delay
+		offset := spreadOffset(key, interval)
+		since := now.Sub(time.Unix(0, 0)) - offset
+		next = now.Add(interval - since%interval)
+	} else {
+		t1 := sched.Next(now)
+		interval = sched.Next(t1).Sub(t1)
+		if interval <= 0 {
+			return t1, interval
+		}
+		offset := spreadOffset(key, interval)
+		next = sched.Next(now.Add(-offset)).Add(offset)
 	}
+	if jitter := min(interval/50, 30*time.Second); jitter > 0 {
+		next = next.Add(rand.N(jitter))
+	}
+	return next, interval
+}
+
+// spreadOffset is key's fixed share of interval.
+func spreadOffset(key string, interval time.Duration) time.Duration {
 	h := fnv.New64a()
 	h.Write([]byte(key))
 	// FNV leaves the high bits of similar URLs alike; a finalizer mixes them.
@@ -158,12 +181,7 @@ func spreadNext(sched cron.Schedule, key string, now time.Time) (time.Time, time
 	x = (x ^ x>>30) * 0xBF58476D1CE4E5B9
 	x = (x ^ x>>27) * 0x94D049BB133111EB
 	x ^= x >> 31
-	offset := time.Duration(float64(x>>11) / (1 << 53) * float64(interval))
-	next := sched.Next(now.Add(-offset)).Add(offset)
-	if jitter := min(interval/50, 30*time.Second); jitter > 0 {
-		next = next.Add(rand.N(jitter))
-	}
-	return next, interval
+	return time.Duration(float64(x>>11) / (1 << 53) * float64(interval))
 }
 
 // feedTTL reads a feed's own minimum refresh interval from its channel:

@@ -236,6 +236,13 @@ func TestPollTakesFeedHintsAsAFloor(t *testing.T) {
 				t.Fatalf("poll = %+v, %v", rep, err)
 			}
 			got := readFeed(t, store, feed.ID)
+			if tc.want == 15*time.Minute {
+				// The schedule's own turn: the feed's place in the quarter hour.
+				if next := *got.NextPollAt; !next.After(before) || next.After(before.Add(tc.want+30*time.Second)) {
+					t.Fatalf("next poll %s, want within the 15 minutes after %s", next, before)
+				}
+				return
+			}
 			within(t, "next poll", *got.NextPollAt, before.Add(tc.want), 30*time.Second)
 		})
 	}
@@ -400,37 +407,48 @@ func TestExpiredClaimIsTakenOver(t *testing.T) {
 	store := storage.New(storagetest.Tx(t))
 	feed := syncFeed(t, store, "https://wire.example/rss")
 	now := time.Now()
-	if got, err := store.ClaimDue(ctx, "dead", []int64{feed.ID}, 10, now, 50*time.Millisecond); err != nil || len(got) != 1 {
+	if got, err := store.ClaimDue(ctx, "dead", nil, 10, now, 50*time.Millisecond); err != nil || len(got) != 1 {
 		t.Fatalf("first claim = %v, %v", got, err)
 	}
-	if got, err := store.ClaimDue(ctx, "alive", []int64{feed.ID}, 10, now, time.Minute); err != nil || len(got) != 0 {
+	if got, err := store.ClaimDue(ctx, "alive", nil, 10, now, time.Minute); err != nil || len(got) != 0 {
 		t.Fatalf("claim while held = %v, %v", got, err)
 	}
 	if _, refused, err := claimOne(t, store, "alive", feed.ID, now, time.Minute); err != nil || refused != storage.RefusedClaimed {
 		t.Fatalf("one-off claim while held: refused %q, %v", refused, err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	if got, err := store.ClaimDue(ctx, "alive", []int64{feed.ID}, 10, time.Now(), time.Minute); err != nil || len(got) != 1 {
+	if got, err := store.ClaimDue(ctx, "alive", nil, 10, time.Now(), time.Minute); err != nil || len(got) != 1 {
 		t.Fatalf("claim after the lease ran out = %v, %v", got, err)
 	}
 }
 
 func TestSpreadNextSpreadsFeedsOverTheInterval(t *testing.T) {
 	t.Parallel()
-	sched, _ := cron.ParseStandard("*/15 * * * *")
-	now := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
-	var buckets [15]int
-	for i := range 3000 {
-		next, interval := spreadNext(sched, "https://feeds.example/"+strconv.Itoa(i), now)
-		if interval != 15*time.Minute || !next.After(now) || next.Sub(now) > 15*time.Minute+30*time.Second {
-			t.Fatalf("feed %d: next %s, interval %s", i, next, interval)
-		}
-		buckets[int(next.Sub(now).Minutes())%15]++
-	}
-	for m, n := range buckets {
-		if n < 120 || n > 280 { // 200 expected per minute
-			t.Fatalf("minute %d of the quarter has %d of 3000 feeds: %v", m, n, buckets)
-		}
+	for _, spec := range []string{"*/15 * * * *", "@every 15m"} {
+		t.Run(spec, func(t *testing.T) {
+			t.Parallel()
+			sched, _ := cron.ParseStandard(spec)
+			// All polled together at 10:00:07, as after a first round.
+			now := time.Date(2026, 1, 1, 10, 0, 7, 0, time.UTC)
+			var buckets [15]int
+			for i := range 3000 {
+				key := "https://feeds.example/" + strconv.Itoa(i)
+				next, interval := spreadNext(sched, key, now)
+				if interval != 15*time.Minute || !next.After(now) || next.Sub(now) > 15*time.Minute+30*time.Second {
+					t.Fatalf("feed %d: next %s, interval %s", i, next, interval)
+				}
+				buckets[int(next.Sub(now).Minutes())%15]++
+				// The turn after keeps the feed's place.
+				if after, _ := spreadNext(sched, key, next); after.Sub(next) < 14*time.Minute || after.Sub(next) > 16*time.Minute {
+					t.Fatalf("feed %d: turns at %s and %s", i, next, after)
+				}
+			}
+			for m, n := range buckets {
+				if n < 120 || n > 280 { // 200 expected per minute
+					t.Fatalf("minute %d of the quarter has %d of 3000 feeds: %v", m, n, buckets)
+				}
+			}
+		})
 	}
 }
 
@@ -476,4 +494,44 @@ func claimOne(t *testing.T, s *storage.Store, owner string, id int64, now time.T
 		return storage.Feed{}, refused[id], err
 	}
 	return feeds[0], "", nil
+}
+
+// An instance leaves alone the feeds that only another instance's (newer)
+// configuration lists, and still polls its own.
+func TestRunLeavesFeedsItDoesNotKnow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := storagetest.MigratedSchema(t)
+	var hits sync.Map
+	srv := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
+		n, _ := hits.LoadOrStore(r.URL.Path, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+		io.WriteString(w, rss(rssItem{"Libya talks " + r.URL.Path, "https://wire.example" + r.URL.Path, "", ""}))
+	})
+	feeds, err := storage.New(pool).SyncFeeds(ctx, []storage.FeedSpec{{URL: srv.URL + "/mine"}, {URL: srv.URL + "/theirs"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	every, _ := cron.ParseStandard("@every 1h")
+	s := newScheduler(t, pool)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(runCtx, onSchedule(feeds[:1], every), time.Second) }()
+	waitFor(t, func() bool { f, _ := s.Poller.Store.Feed(ctx, feeds[0].ID); return f.LastPolledAt != nil })
+	time.Sleep(300 * time.Millisecond)
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := hits.Load("/theirs"); ok {
+		t.Fatal("polled a feed its configuration does not list")
+	}
+	theirs, _ := s.Poller.Store.Feed(ctx, feeds[1].ID)
+	if theirs.LastPolledAt != nil || theirs.NextPollAt != nil {
+		t.Fatalf("the unknown feed changed: %+v", theirs)
+	}
+	var leased int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM feeds WHERE lease_owner <> ''").Scan(&leased); err != nil || leased != 0 {
+		t.Fatalf("%d claims left after a clean stop (%v)", leased, err)
+	}
 }

@@ -105,6 +105,18 @@ type Summary struct {
 
 const defaultLease = 2 * time.Minute
 
+const (
+	// maxPollsInFlight bounds the polls one Run has claimed, at work or
+	// waiting for their host.
+	maxPollsInFlight = 1024
+	// waitingFactor is how many polls Run claims per slot: a poll waiting
+	// for its turn at a busy host holds no slot, so the others go on.
+	waitingFactor = 4
+	// claimEvery is how often Run looks for feeds coming due while it has
+	// free slots: a poll's lag is at most this more than it must be.
+	claimEvery = 250 * time.Millisecond
+)
+
 func (s *Scheduler) owner() string {
 	s.ownerOnce.Do(func() {
 		if s.Owner == "" {
@@ -398,27 +410,31 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 	logger := cronLogger{s.Log}
 	recoverer := cron.NewChain(cron.Recover(logger))
 
-	var ids []int64
 	var byID map[int64]ScheduledFeed
+	// Feeds in the database that this instance's configuration does not
+	// have (another instance synced a newer one): given back, and not
+	// claimed again until the next reload.
+	var foreign []int64
 	setFeeds := func(feeds []ScheduledFeed) {
-		ids, byID = make([]int64, len(feeds)), make(map[int64]ScheduledFeed, len(feeds))
-		for i, f := range feeds {
-			ids[i], byID[f.Feed.ID] = f.Feed.ID, f
+		byID, foreign = make(map[int64]ScheduledFeed, len(feeds)), nil
+		for _, f := range feeds {
+			byID[f.Feed.ID] = f
 		}
 	}
 	setFeeds(feeds)
 	s.mu.Lock()
 	s.wake = make(chan struct{}, 1)
 	wake := s.wake
-	poller, conc := s.Poller, max(1, s.Concurrency)
+	poller, conc := s.Poller, max(1, min(s.Concurrency, maxPollsInFlight/waitingFactor))
 	s.mu.Unlock()
 	s.releaseStale(ctx)
 	inFlight := &claims{ids: map[int64]bool{}}
 	unrecorded := &claims{ids: map[int64]bool{}}
 	go s.renew(jobCtx, inFlight)
-	// Buffered for the most polls that can be in flight, across reloads
-	// that lower the concurrency.
-	done := make(chan int64, 1024)
+	// A slot for each poll at work; polls waiting for their turn at a host
+	// hold none (see withTurn), up to waitingFactor times as many.
+	active := make(chan struct{}, conc)
+	done := make(chan int64, maxPollsInFlight)
 	var jobs sync.WaitGroup
 	s.Log.Info("scheduler started", "feeds", len(feeds), "concurrency", conc, "instance", s.owner())
 
@@ -427,22 +443,31 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 	idle := time.NewTimer(0)
 	defer idle.Stop()
 	var dbDown, idleFired bool
+	// After a claim that took every due feed, the next is not before this:
+	// polls that end meanwhile free slots but bring nothing due.
+	var quietUntil time.Time
 	for ctx.Err() == nil {
 		if r := s.takeReload(); r != nil {
 			setFeeds(r.feeds)
-			poller, conc = r.poller, max(1, min(r.concurrency, cap(done)))
-			s.Log.Info("scheduler reloaded", "feeds", len(ids), "concurrency", conc)
+			poller, conc = r.poller, max(1, min(r.concurrency, maxPollsInFlight/waitingFactor))
+			active, quietUntil = make(chan struct{}, conc), time.Time{}
+			s.Log.Info("scheduler reloaded", "feeds", len(byID), "concurrency", conc)
 		}
 		wait := time.Second // for feeds coming due
+		free := min(conc-len(active), waitingFactor*conc-inFlight.len())
 		// Claim when a quarter of the slots are free (or all polls are
 		// done), not each time one poll ends: a claim costs the database
 		// the same for one feed as for many.
-		free := conc - inFlight.len()
 		batching := free > 0 && free < max(1, conc/4) && inFlight.len() > 0 && !idleFired
 		idleFired = false
-		if batching {
+		switch quiet := time.Until(quietUntil); {
+		case free <= 0:
+			wait = time.Hour // full: the next poll to end wakes the loop
+		case quiet > 0:
+			wait = quiet
+		case batching:
 			// wait: the idle timer claims for the free slots within a second
-		} else if free > 0 {
+		default:
 			// Polls that could not be recorded (the database went away)
 			// keep their claims; give them back once it answers, so those
 			// feeds are polled again now rather than when the leases end.
@@ -453,7 +478,7 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 					}
 				}
 			}
-			claimed, err := poller.Store.ClaimDue(ctx, s.owner(), ids, free, time.Now(), s.lease())
+			claimed, err := poller.Store.ClaimDue(ctx, s.owner(), foreign, free, time.Now(), s.lease())
 			switch {
 			case err != nil && ctx.Err() == nil:
 				if !dbDown {
@@ -464,27 +489,55 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 				s.Log.Info("claiming due feeds again")
 				dbDown = false
 			}
+			var unknown []int64
 			for _, feed := range claimed {
-				sf := byID[feed.ID]
+				sf, ok := byID[feed.ID]
+				if !ok {
+					unknown = append(unknown, feed.ID)
+					continue
+				}
 				inFlight.add(feed.ID)
 				jobs.Add(1)
 				due := feed.NextPollAt
-				p := poller
+				p, slots := poller, active
 				go func() {
 					defer jobs.Done()
-					defer func() { inFlight.remove(feed.ID); done <- feed.ID }()
+					working := false
+					turnCtx := withTurn(jobCtx, func(ctx context.Context) error {
+						select {
+						case slots <- struct{}{}:
+							working = true
+							return nil
+						case <-ctx.Done():
+							return ctx.Err()
+						}
+					})
+					defer func() {
+						if working {
+							<-slots
+						}
+						inFlight.remove(feed.ID)
+						done <- feed.ID
+					}()
 					recoverer.Then(cron.FuncJob(func() {
-						if _, err := s.pollOne(jobCtx, p, feed, sf.Schedule, due); err != nil && !IsShutdown(err) {
+						if _, err := s.pollOne(turnCtx, p, feed, sf.Schedule, due); err != nil && !IsShutdown(err) {
 							unrecorded.add(feed.ID)
 						}
 					})).Run()
 				}()
 			}
-			if len(claimed) == free {
-				wait = time.Hour // full: the next poll to end wakes the loop
+			if len(unknown) > 0 {
+				s.Log.Warn("feeds in the database that this instance's configuration does not list: left to the "+
+					"instances that list them; reload to take them up", "feeds", len(unknown))
+				if err := poller.Store.ReleaseLeases(ctx, s.owner(), unknown); err != nil && ctx.Err() == nil {
+					s.Log.Warn("claims not released; their feeds wait for the leases to run out", "error", err)
+				}
+				foreign = append(foreign, unknown...)
+				wait = 0 // claim again for the slots they took
+			} else if err == nil && len(claimed) < free {
+				quietUntil = time.Now().Add(claimEvery)
+				wait = claimEvery
 			}
-		} else {
-			wait = time.Hour
 		}
 		idle.Reset(wait)
 		select {
@@ -493,6 +546,7 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 		case <-idle.C:
 			idleFired = true
 		case <-wake:
+			quietUntil = time.Time{}
 		}
 	}
 

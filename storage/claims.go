@@ -16,22 +16,26 @@ import (
 // may claim the feed again: PostgreSQL is the only coordinator.
 
 // ClaimDue claims, for owner and until lease from now, up to limit of the
-// feeds ids that are due at now: in the configuration, due by their own
-// schedule, not asked by their server to wait, and not claimed by anyone
-// else. The most overdue come first.
-func (s *Store) ClaimDue(ctx context.Context, owner string, ids []int64, limit int, now time.Time, lease time.Duration) ([]Feed, error) {
+// feeds that are due at now: in the configuration, due by their own
+// schedule, not asked by their server to wait, not claimed by anyone else,
+// and not in skip (feeds this instance does not know, configured by
+// another instance with a newer configuration). The most overdue come
+// first.
+func (s *Store) ClaimDue(ctx context.Context, owner string, skip []int64, limit int, now time.Time, lease time.Duration) ([]Feed, error) {
+	// The due test is a range of the feeds_due index (migration 008), so
+	// only due feeds are read, whatever the number of feeds.
 	rows, err := s.db.Query(ctx, `
 		UPDATE feeds f SET lease_owner = $1, lease_until = clock_timestamp() + make_interval(secs => $5)
 		FROM (SELECT id AS due_id FROM feeds
-		      WHERE id = ANY($2) AND in_config
-		        AND coalesce(next_poll_at, '-infinity') <= $4
+		      WHERE in_config AND coalesce(next_poll_at, '-infinity'::timestamptz) <= $4
 		        AND coalesce(not_before, '-infinity') <= $4
 		        AND coalesce(lease_until, '-infinity') < clock_timestamp()
-		      ORDER BY next_poll_at NULLS FIRST, id
+		        AND coalesce(id <> ALL($2::bigint[]), true)
+		      ORDER BY coalesce(next_poll_at, '-infinity'::timestamptz), id
 		      LIMIT $3
 		      FOR UPDATE SKIP LOCKED) due
 		WHERE f.id = due.due_id
-		RETURNING `+feedColumns, owner, ids, limit, now, lease.Seconds())
+		RETURNING `+feedColumns, owner, skip, limit, now, lease.Seconds())
 	if err != nil {
 		return nil, fmt.Errorf("claim due feeds: %w", err)
 	}
