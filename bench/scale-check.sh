@@ -7,9 +7,12 @@
 # every 2 minutes without falling behind, the 15 minutes the daemon ships
 # with is far within reach. After the cold round (every feed due at once,
 # 100,000 items to store) it runs 3 more rounds and reports:
-#   - the poll lag (polls.started_at - due_at) p50/p90/p99/max, for polls due
-#     after the cold round ended (the steady state) and for all polls with a
-#     due time (which includes turns that came while the cold round ran);
+#   - the poll lag (polls.started_at - due_at, the start being when the
+#     request went out, after any wait for the host) p50/p90/p99/max: for
+#     polls due from one interval after the cold round ended (the steady
+#     state), for those due in the interval before (the catch-up of turns
+#     that came due while the cold round held every host), and for all polls
+#     with a due time;
 #   - CPU seconds of wirewatch and of PostgreSQL (all the cluster's
 #     processes), in the cold round and per steady round; peak RSS;
 # and fails when the steady-state p99 lag is not under a tenth of the
@@ -18,6 +21,9 @@
 # feeds on one address, 250 ms would take 156 s per address per round,
 # longer than the 2-minute round itself (at 15 minutes that floor is no
 # concern). 100 ms makes it 62.5 s. About 9 minutes.
+# MINUTES=15 runs the schedule the daemon ships with instead: "*/15", a new
+# item every 15 minutes, the default per_host_interval of 250 ms and 2
+# rounds (about 33 minutes).
 # Needs the feedfarm tool (FEEDFARM, default ../shared/bench/feedfarm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,10 +31,16 @@ cd "$(dirname "$0")/.."
 FEEDS=${FEEDS:-10000}
 ITEMS=${ITEMS:-10}
 HOSTS=${HOSTS:-16}
-ROUNDS=${ROUNDS:-3}
-ROTATE=${ROTATE:-2m} # 0 for a static farm (every poll after the first a 304)
-PER_HOST_INTERVAL=${PER_HOST_INTERVAL:-100ms}
-INTERVAL=120 # the schedule below: every 2 minutes
+MINUTES=${MINUTES:-2} # the schedule: every MINUTES minutes
+INTERVAL=$((MINUTES * 60))
+if [ "$MINUTES" -lt 5 ]; then
+  ROUNDS=${ROUNDS:-3}
+  PER_HOST_INTERVAL=${PER_HOST_INTERVAL:-100ms}
+else
+  ROUNDS=${ROUNDS:-2}
+  PER_HOST_INTERVAL=${PER_HOST_INTERVAL:-250ms}
+fi
+ROTATE=${ROTATE:-${MINUTES}m} # 0 for a static farm (every poll after the first a 304)
 bench_init scale-check "$@"
 
 fail=0
@@ -39,10 +51,9 @@ check() { # check OK|FAIL MESSAGE
 
 farm_gen -feeds "$FEEDS" -items "$ITEMS" -seed 1
 farm_serve -hosts "$HOSTS" -rotate "$ROTATE"
-# A cron schedule gives each feed its own second in the 2 minutes
-# (ingest/plan.go, spreadNext); "@every 2m" would keep the feeds bunched as
-# the cold round left them.
-write_config "$work/wirewatch.yaml" "*/2 * * * *" "  per_host_interval: $PER_HOST_INTERVAL"
+# A cron schedule gives each feed its own second in the interval
+# (ingest/plan.go, spreadNext).
+write_config "$work/wirewatch.yaml" "*/$MINUTES * * * *" "  per_host_interval: $PER_HOST_INTERVAL"
 "$work/wirewatch" migrate --config "$work/wirewatch.yaml" >/dev/null
 
 pg0=$(pg_cpu_seconds)
@@ -74,11 +85,16 @@ lag() { # lag LABEL WHERE: the lag distribution of the polls WHERE selects
          percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms), percentile_disc(0.99) WITHIN GROUP (ORDER BY duration_ms))
        FROM (SELECT extract(epoch FROM started_at - due_at) AS l, duration_ms FROM polls WHERE $2) x"
 }
+# Turns that came due while the cold round held every host are polled in the
+# first interval after it, behind one another (the catch-up); from the
+# second interval on, the daemon runs as it does for good.
+steady=$(awk -v c="$cold" -v i="$INTERVAL" 'BEGIN { printf "%.3f", c + i }')
 echo "== poll lag"
-lag "steady state (due after the cold round)" "due_at >= to_timestamp($cold)"
+lag "steady state (due from one interval after the cold round)" "due_at >= to_timestamp($steady)"
+lag "catch-up (due in the first interval after the cold round)" "due_at >= to_timestamp($cold) AND due_at < to_timestamp($steady)"
 lag "every poll with a due time" "due_at IS NOT NULL"
 read -r p99 maxlag < <(sql "SELECT round(percentile_cont(0.99) WITHIN GROUP (ORDER BY l)::numeric, 2), round(max(l)::numeric, 2)
-  FROM (SELECT extract(epoch FROM started_at - due_at) AS l FROM polls WHERE due_at >= to_timestamp($cold)) x" | tr '|' ' ')
+  FROM (SELECT extract(epoch FROM started_at - due_at) AS l FROM polls WHERE due_at >= to_timestamp($steady)) x" | tr '|' ' ')
 if awk -v p="$p99" -v i="$INTERVAL" 'BEGIN { exit !(p != "" && p < i / 10) }'; then
   check OK "kept up: steady-state lag p99 $p99 s (max $maxlag s) is under a tenth of the $INTERVAL s interval"
 else

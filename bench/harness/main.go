@@ -39,6 +39,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -68,6 +69,7 @@ type options struct {
 	wirewatch                string
 	goCmd                    string
 	keep                     bool
+	only                     string
 }
 
 type harness struct {
@@ -100,6 +102,7 @@ func run() error {
 	flag.StringVar(&o.wirewatch, "wirewatch", "", "the wirewatch binary to measure (default: build one)")
 	flag.BoolVar(&o.full, "full", os.Getenv("BENCH_FULL") == "1", "also store a new item with 1,000,000 stored (about 15 minutes more); BENCH_FULL=1")
 	flag.BoolVar(&o.profile, "profile", true, "profile one extra cold and one extra steady-state poll (WIREWATCH_CPUPROFILE)")
+	flag.StringVar(&o.only, "only", "", "run only these measurements, comma-separated: cold, steady, matching, storing, stories (a quick look; refuses -write)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the scratch directory (logs, configurations, profiles)")
 	flag.Parse()
 	o.goCmd = cmpOr(os.Getenv("GO"), "go")
@@ -124,6 +127,9 @@ func run() error {
 	}
 	if o.runs < 1 {
 		return errors.New("-runs must be at least 1")
+	}
+	if o.only != "" && o.write != "" {
+		return errors.New("-only and -write: BENCHMARKS.md holds whole runs only")
 	}
 	if o.command == "" {
 		o.command = strings.TrimSpace("go run ./bench/harness " + strings.Join(os.Args[1:], " "))
@@ -287,16 +293,32 @@ func (h *harness) goRun(ctx context.Context, dir string, env []string, args ...s
 
 // all runs every measurement in turn.
 func (h *harness) all(ctx context.Context) error {
-	for _, phase := range []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"cold ingest", h.cold},
-		{"wirewatch run and steady state", h.steady},
-		{"matching", h.matching},
-		{"storing", h.storing},
-		{"story clustering", h.stories},
-	} {
+	only := map[string]bool{}
+	for _, name := range strings.Split(h.opt.only, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			only[name] = true
+		}
+	}
+	type phase struct {
+		key, name string
+		run       func(context.Context) error
+	}
+	phases := []phase{
+		{"cold", "cold ingest", h.cold},
+		{"steady", "wirewatch run and steady state", h.steady},
+		{"matching", "matching", h.matching},
+		{"storing", "storing", h.storing},
+		{"stories", "story clustering", h.stories},
+	}
+	for name := range only {
+		if !slices.ContainsFunc(phases, func(p phase) bool { return p.key == name }) {
+			return fmt.Errorf("-only: no measurement %q (cold, steady, matching, storing, stories)", name)
+		}
+	}
+	for _, phase := range phases {
+		if len(only) > 0 && !only[phase.key] {
+			continue
+		}
 		t := time.Now()
 		h.logf("== %s", phase.name)
 		if err := phase.run(ctx); err != nil {
