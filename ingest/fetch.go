@@ -123,7 +123,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*Resp
 	}
 	switch u.Scheme {
 	case "file":
-		if err := takeTurn(ctx); err != nil {
+		if err := slotFrom(ctx).take(ctx); err != nil {
 			return nil, &FetchError{Kind: KindCanceled, Err: err}
 		}
 		return f.fetchFile(u)
@@ -149,7 +149,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*Resp
 	if err := f.hosts.acquire(ctx, host); err != nil {
 		return nil, &FetchError{Kind: KindCanceled, Err: err}
 	}
-	if err := takeTurn(ctx); err != nil {
+	if err := slotFrom(ctx).take(ctx); err != nil {
 		f.hosts.release(host, 0)
 		return nil, &FetchError{Kind: KindCanceled, Err: err}
 	}
@@ -291,19 +291,46 @@ func classifyError(ctx context.Context, err error) error {
 	return &FetchError{Kind: KindNetwork, Err: err}
 }
 
-// A poll's turn: Run bounds the polls that work at once (fetch, parse,
-// store), not those waiting for their turn at a busy host, which would
-// otherwise hold every slot while the other hosts idle. Fetch calls the
-// hook in ctx, if any, once the host has given the request its turn.
-type turnKey struct{}
-
-func withTurn(ctx context.Context, take func(context.Context) error) context.Context {
-	return context.WithValue(ctx, turnKey{}, take)
+// A poll's slot among those at work. The schedulers bound the polls that
+// work at once (fetch, parse, store), not those waiting for their turn at a
+// busy host, which would otherwise hold every slot while the other hosts
+// idle, nor those waiting for their record to be written with others'.
+// Fetch takes the slot in ctx, if any, once the host gives the request its
+// turn; Poll gives it back before it waits for a record.
+type slot struct {
+	ch   chan struct{}
+	held bool
 }
 
-func takeTurn(ctx context.Context) error {
-	if take, ok := ctx.Value(turnKey{}).(func(context.Context) error); ok {
-		return take(ctx)
+type slotKey struct{}
+
+func withSlot(ctx context.Context, s *slot) context.Context {
+	return context.WithValue(ctx, slotKey{}, s)
+}
+
+func slotFrom(ctx context.Context) *slot {
+	s, _ := ctx.Value(slotKey{}).(*slot)
+	return s
+}
+
+// take waits for a free slot, unless this poll holds one already.
+func (s *slot) take(ctx context.Context) error {
+	if s == nil || s.held {
+		return nil
 	}
-	return nil
+	select {
+	case s.ch <- struct{}{}:
+		s.held = true
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// give frees the slot, if this poll holds it.
+func (s *slot) give() {
+	if s != nil && s.held {
+		<-s.ch
+		s.held = false
+	}
 }

@@ -133,6 +133,10 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed, sched cron.Schedul
 	rec.Duration = now().Sub(rec.StartedAt)
 	p.Policy.plan(&rec, feed, sched, now(), o)
 
+	if len(rec.Items) == 0 && len(rec.Unmatched) == 0 {
+		// The work is done; what remains is a record written with others.
+		slotFrom(ctx).give()
+	}
 	saved, saveErr := p.Store.SavePoll(ctx, rec)
 	if saveErr != nil {
 		return rep, saveErr

@@ -295,7 +295,9 @@ func (s *Scheduler) PollAll(ctx context.Context, feeds []ScheduledFeed) (Summary
 	defer stopRenew()
 	go s.renew(renewCtx, inFlight)
 	conc := max(1, s.Concurrency)
-	sem := make(chan struct{}, conc)
+	// As in Run: conc polls at work, more waiting for a host or a record.
+	active := make(chan struct{}, conc)
+	claimed := make(chan struct{}, waitingFactor*conc)
 	record := func(f storage.Feed, rep Report, refused string, err error) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -324,7 +326,7 @@ func (s *Scheduler) PollAll(ctx context.Context, feeds []ScheduledFeed) (Summary
 		for i, f := range part {
 			ids[i], byID[f.Feed.ID] = f.Feed.ID, f
 		}
-		claimed, refused, err := s.Poller.Store.ClaimMany(ctx, s.owner(), ids, time.Now(), s.lease())
+		got, refused, err := s.Poller.Store.ClaimMany(ctx, s.owner(), ids, time.Now(), s.lease())
 		if err != nil {
 			for _, f := range part {
 				record(f.Feed, Report{}, "", err)
@@ -334,12 +336,12 @@ func (s *Scheduler) PollAll(ctx context.Context, feeds []ScheduledFeed) (Summary
 		for id, why := range refused {
 			record(byID[id].Feed, Report{}, why, nil)
 		}
-		for _, feed := range claimed {
+		for _, feed := range got {
 			inFlight.add(feed.ID)
 		}
-		for _, feed := range claimed {
+		for _, feed := range got {
 			select {
-			case sem <- struct{}{}:
+			case claimed <- struct{}{}:
 			case <-ctx.Done():
 			}
 			if ctx.Err() != nil {
@@ -348,8 +350,9 @@ func (s *Scheduler) PollAll(ctx context.Context, feeds []ScheduledFeed) (Summary
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer func() { <-sem }()
-				rep, err := s.pollOne(ctx, s.Poller, feed, byID[feed.ID].Schedule, nil)
+				sl := &slot{ch: active}
+				defer func() { sl.give(); <-claimed }()
+				rep, err := s.pollOne(withSlot(ctx, sl), s.Poller, feed, byID[feed.ID].Schedule, nil)
 				inFlight.remove(feed.ID)
 				record(byID[feed.ID].Feed, rep, "", err)
 			}()
@@ -432,7 +435,8 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 	unrecorded := &claims{ids: map[int64]bool{}}
 	go s.renew(jobCtx, inFlight)
 	// A slot for each poll at work; polls waiting for their turn at a host
-	// hold none (see withTurn), up to waitingFactor times as many.
+	// or for their record hold none (see slot), up to waitingFactor times
+	// as many.
 	active := make(chan struct{}, conc)
 	done := make(chan int64, maxPollsInFlight)
 	var jobs sync.WaitGroup
@@ -499,28 +503,16 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 				inFlight.add(feed.ID)
 				jobs.Add(1)
 				due := feed.NextPollAt
-				p, slots := poller, active
+				p, sl := poller, &slot{ch: active}
 				go func() {
 					defer jobs.Done()
-					working := false
-					turnCtx := withTurn(jobCtx, func(ctx context.Context) error {
-						select {
-						case slots <- struct{}{}:
-							working = true
-							return nil
-						case <-ctx.Done():
-							return ctx.Err()
-						}
-					})
 					defer func() {
-						if working {
-							<-slots
-						}
+						sl.give()
 						inFlight.remove(feed.ID)
 						done <- feed.ID
 					}()
 					recoverer.Then(cron.FuncJob(func() {
-						if _, err := s.pollOne(turnCtx, p, feed, sf.Schedule, due); err != nil && !IsShutdown(err) {
+						if _, err := s.pollOne(withSlot(jobCtx, sl), p, feed, sf.Schedule, due); err != nil && !IsShutdown(err) {
 							unrecorded.add(feed.ID)
 						}
 					})).Run()
