@@ -2,8 +2,11 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Most polls store no item (a 304, an unchanged body, a failure), and in a
@@ -77,6 +80,16 @@ func (s *Store) writeRecords() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		err := s.recordPolls(ctx, polls, make([]Saved, n))
+		var rejected *pgconn.PgError
+		if err != nil && n > 1 && errors.As(err, &rejected) {
+			// The server refused the statement, not the connection: one
+			// bad record must not cost the others theirs.
+			for _, q := range batch {
+				q.done <- s.recordPolls(ctx, []Poll{q.poll}, []Saved{{}})
+			}
+			cancel()
+			continue
+		}
 		cancel()
 		for _, q := range batch {
 			q.done <- err
