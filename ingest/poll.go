@@ -295,7 +295,7 @@ func (r Report) String() string {
 	if r.Err != nil {
 		return fmt.Sprintf("failed (%s): %v", ErrorKind(r.Err), r.Err)
 	}
-	return fmt.Sprintf("%s: %d items, %d matching, %d new", r.Outcome, r.ItemsSeen, r.Matched, r.NewMatches)
+	return fmt.Sprintf("%s: %d items, %d matching among the new or edited, %d new", r.Outcome, r.ItemsSeen, r.Matched, r.NewMatches)
 }
 
 // IsShutdown reports whether err only says the poll was interrupted by a
