@@ -146,12 +146,16 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*Resp
 	// host is the one a feed list repeats.
 	host := u.Host
 	queued := time.Now()
-	if err := f.hosts.acquire(ctx, host); err != nil {
-		return nil, &FetchError{Kind: KindCanceled, Err: err}
+	// The waits for a turn end early when the scheduler stops: a poll that
+	// has sent nothing yet gives up, unrecorded, and runs at the next start.
+	waitCtx, endWait := slotFrom(ctx).waiting(ctx)
+	defer endWait()
+	if err := f.hosts.acquire(waitCtx, host); err != nil {
+		return nil, &FetchError{Kind: KindCanceled, Err: stopCause(ctx, err)}
 	}
-	if err := slotFrom(ctx).take(ctx); err != nil {
+	if err := slotFrom(ctx).take(waitCtx); err != nil {
 		f.hosts.release(host, 0)
-		return nil, &FetchError{Kind: KindCanceled, Err: err}
+		return nil, &FetchError{Kind: KindCanceled, Err: stopCause(ctx, err)}
 	}
 	wait := time.Since(queued)
 	status := 0
@@ -300,6 +304,32 @@ func classifyError(ctx context.Context, err error) error {
 type slot struct {
 	ch   chan struct{}
 	held bool
+	// stop, when set, ends the waits for a turn (Run's stop signal).
+	stop context.Context
+}
+
+// errStopped says a poll gave up waiting for its turn because the
+// scheduler is stopping; the poll is not recorded.
+var errStopped = errors.New("stopping: the poll had not started")
+
+// waiting returns the context for a poll's waits: ctx, ended also by the
+// slot's stop signal.
+func (s *slot) waiting(ctx context.Context) (context.Context, func()) {
+	if s == nil || s.stop == nil {
+		return ctx, func() {}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	unwatch := context.AfterFunc(s.stop, cancel)
+	return wctx, func() { unwatch(); cancel() }
+}
+
+// stopCause is errStopped when a wait ended because of the stop signal
+// rather than ctx.
+func stopCause(ctx context.Context, err error) error {
+	if ctx.Err() == nil && errors.Is(err, context.Canceled) {
+		return errStopped
+	}
+	return err
 }
 
 type slotKey struct{}

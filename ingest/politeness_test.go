@@ -535,3 +535,53 @@ func TestRunLeavesFeedsItDoesNotKnow(t *testing.T) {
 		t.Fatalf("%d claims left after a clean stop (%v)", leased, err)
 	}
 }
+
+// On a stop, polls still waiting for their turn at a host give up at once,
+// unrecorded, instead of holding the stop until their turn comes.
+func TestRunStopDropsPollsWaitingForAHost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := storagetest.MigratedSchema(t)
+	srv := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, rss(rssItem{"Libya talks " + r.URL.Path, "https://wire.example" + r.URL.Path, "", ""}))
+	})
+	var specs []storage.FeedSpec
+	for i := range 6 {
+		specs = append(specs, storage.FeedSpec{URL: srv.URL + "/f" + strconv.Itoa(i)})
+	}
+	feeds, err := storage.New(pool).SyncFeeds(ctx, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newScheduler(t, pool)
+	// One host, a request every 10 s: after the first poll the others wait.
+	s.Poller.Fetcher = NewFetcher(FetchOptions{UserAgent: "wirewatch-test/1", Timeout: 2 * time.Second,
+		MaxBodySize: 1 << 20, AllowPrivateNetworks: true, PerHostConcurrency: 1, PerHostInterval: 10 * time.Second})
+	every, _ := cron.ParseStandard("@every 1h")
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(runCtx, onSchedule(feeds, every), 30*time.Second) }()
+	waitFor(t, func() bool {
+		var n int
+		_ = pool.QueryRow(ctx, "SELECT count(*) FROM polls").Scan(&n)
+		return n == 1
+	})
+	stopped := time.Now()
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run waited for the host's turns instead of stopping")
+	}
+	var polls, leased int
+	if err := pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM polls), (SELECT count(*) FROM feeds WHERE lease_owner <> '')").
+		Scan(&polls, &leased); err != nil {
+		t.Fatal(err)
+	}
+	if polls != 1 || leased != 0 {
+		t.Fatalf("after the stop (%s): %d poll records, %d feeds still claimed; want 1 and 0", time.Since(stopped), polls, leased)
+	}
+}

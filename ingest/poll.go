@@ -109,6 +109,10 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed, sched cron.Schedul
 			// Shutting down: leave no record, the next start polls again.
 			return rep, ctx.Err()
 		}
+		if errors.Is(err, errStopped) {
+			// Stopping before the request went out: the same.
+			return rep, context.Canceled
+		}
 		rec.Outcome = storage.OutcomeFailed
 		rec.ErrorKind = ErrorKind(err)
 		rec.Error = truncate(err.Error(), 1000)

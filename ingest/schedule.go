@@ -503,7 +503,7 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 				inFlight.add(feed.ID)
 				jobs.Add(1)
 				due := feed.NextPollAt
-				p, sl := poller, &slot{ch: active}
+				p, sl := poller, &slot{ch: active, stop: ctx}
 				go func() {
 					defer jobs.Done()
 					defer func() {
