@@ -364,3 +364,16 @@ func (s *slot) give() {
 		s.held = false
 	}
 }
+
+// The instance a poll runs for: the scheduler's name in its claims,
+// written into the poll's record.
+type instanceKey struct{}
+
+func withInstance(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, instanceKey{}, name)
+}
+
+func instanceFrom(ctx context.Context) string {
+	name, _ := ctx.Value(instanceKey{}).(string)
+	return name
+}

@@ -397,6 +397,12 @@ func TestInstancesShareFeedsThroughClaims(t *testing.T) {
 	if err := pool.QueryRow(ctx, "SELECT count(DISTINCT lease_owner) FROM feeds WHERE lease_owner <> ''").Scan(&owners); err != nil || owners != 0 {
 		t.Fatalf("claims left after a clean stop: %d owners (%v)", owners, err)
 	}
+	// Each poll record names the instance that made it.
+	var unnamed, named int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE instance NOT IN ('instance-0', 'instance-1')),
+		count(DISTINCT instance) FROM polls`).Scan(&unnamed, &named); err != nil || unnamed != 0 || named < 1 {
+		t.Fatalf("poll records: %d without a known instance, %d instances (%v)", unnamed, named, err)
+	}
 }
 
 // The feeds of an instance that died are polled by another once its lease

@@ -74,7 +74,7 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed, sched cron.Schedul
 	}
 	started := now()
 	rep := Report{Feed: feed}
-	rec := storage.Poll{FeedID: feed.ID, StartedAt: started, DueAt: due}
+	rec := storage.Poll{FeedID: feed.ID, StartedAt: started, DueAt: due, Instance: instanceFrom(ctx)}
 
 	var (
 		resp *Response

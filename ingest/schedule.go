@@ -138,7 +138,7 @@ func (s *Scheduler) lease() time.Duration {
 // the feed job. The error is only for failures to record the poll.
 func (s *Scheduler) pollOne(ctx context.Context, p *Poller, feed storage.Feed, sched cron.Schedule, due *time.Time) (Report, error) {
 	s.Metrics.started(due)
-	rep, err := p.Poll(ctx, feed, sched, due)
+	rep, err := p.Poll(withInstance(ctx, s.owner()), feed, sched, due)
 	s.Metrics.ended()
 	s.Metrics.observe(feed, rep, err)
 	log := s.Log.With("feed", feed.DisplayName(), "url", feed.URL)

@@ -49,6 +49,7 @@ type Poll struct {
 	RedirectedTo  string        // the new URL, when this poll moved the feed
 	TTL           time.Duration // the feed's own minimum interval (kept from the last parsed body)
 	Unconditional bool          // fetched without validators
+	Instance      string        // the instance that made the poll (its claims' owner)
 	SeenItems     []byte        // the digests of the body's items (Feed.SeenItems); kept unless Outcome is OutcomeOK
 
 	// Items are the matching items to store.
@@ -144,6 +145,7 @@ func (s *Store) recordPolls(ctx context.Context, polls []Poll, saved []Saved) er
 		status                                               []*int32
 		gone, unconditional                                  []bool
 		seen                                                 [][]byte
+		instance                                             []string
 	}
 	for i, p := range polls {
 		var status *int32
@@ -179,6 +181,7 @@ func (s *Store) recordPolls(ctx context.Context, polls []Poll, saved []Saved) er
 		c.gone = append(c.gone, p.Gone)
 		c.unconditional = append(c.unconditional, p.Unconditional)
 		c.seen = append(c.seen, p.SeenItems)
+		c.instance = append(c.instance, p.Instance)
 	}
 	_, err := s.db.Exec(ctx, `
 		WITH t AS (
@@ -186,16 +189,17 @@ func (s *Store) recordPolls(ctx context.Context, polls []Poll, saved []Saved) er
 			                     $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
 			                     $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
 			                     $17::bigint[], $18::bigint[], $19::bigint[], $20::int[], $21::int[], $22::int[],
-			                     $23::int[], $24::int[], $25::int[], $26::bool[], $27::bool[], $28::bytea[])
+			                     $23::int[], $24::int[], $25::int[], $26::bool[], $27::bool[], $28::bytea[],
+			                     $29::text[])
 			         AS t(feed_id, started_at, due_at, next_poll_at, not_before, outcome, error, error_kind, etag,
 			              last_modified, body_hash, title, site_url, fetch_url, moved_to, redirected_to,
 			              interval_s, ttl_s, bytes, moved_count, duration_ms, items_seen, new_matches,
-			              items_updated, http_status, gone, unconditional, seen_items)
+			              items_updated, http_status, gone, unconditional, seen_items, instance)
 		), record AS (
 			INSERT INTO polls (feed_id, started_at, duration_ms, outcome, http_status, bytes, items_seen,
-			                   new_matches, items_updated, error_kind, error, due_at, redirected_to)
+			                   new_matches, items_updated, error_kind, error, due_at, redirected_to, instance)
 			SELECT feed_id, started_at, duration_ms, outcome, http_status, bytes, items_seen,
-			       new_matches, items_updated, error_kind, error, due_at, redirected_to
+			       new_matches, items_updated, error_kind, error, due_at, redirected_to, instance
 			FROM t
 		)
 		UPDATE feeds f SET
@@ -228,7 +232,7 @@ func (s *Store) recordPolls(ctx context.Context, polls []Poll, saved []Saved) er
 		c.feed, c.started, c.due, c.next, c.notBefore, c.outcome, c.errText, c.errKind, c.etag,
 		c.lastMod, c.bodyHash, c.title, c.site, c.fetchURL, c.movedTo, c.redirected,
 		c.interval, c.ttl, c.bytes, c.movedCount, c.durationMS, c.itemsSeen, c.newItems,
-		c.updated, c.status, c.gone, c.unconditional, c.seen)
+		c.updated, c.status, c.gone, c.unconditional, c.seen, c.instance)
 	if err != nil {
 		return fmt.Errorf("record poll: %w", err)
 	}
