@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/robfig/cron/v3"
 
 	"github.com/wirewatch/wirewatch/storage"
@@ -349,21 +350,7 @@ func TestInstancesShareFeedsThroughClaims(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, pool := storagetest.MigratedSchema(t)
-	var hits sync.Map
-	srv := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
-		n, _ := hits.LoadOrStore(r.URL.Path, new(atomic.Int64))
-		n.(*atomic.Int64).Add(1)
-		time.Sleep(20 * time.Millisecond)
-		io.WriteString(w, rss(rssItem{"Libya talks " + r.URL.Path, "https://wire.example" + r.URL.Path, "", ""}))
-	})
-	var specs []storage.FeedSpec
-	for i := range 40 {
-		specs = append(specs, storage.FeedSpec{URL: srv.URL + "/f" + strconv.Itoa(i)})
-	}
-	feeds, err := storage.New(pool).SyncFeeds(ctx, specs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	feeds, hits := feedsOnOneHost(t, pool, 40, 20*time.Millisecond)
 	every, _ := cron.ParseStandard("@every 1h")
 	scheduled := onSchedule(feeds, every)
 	runCtx, stop := context.WithCancel(ctx)
@@ -387,10 +374,9 @@ func TestInstancesShareFeedsThroughClaims(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // room for a double poll to show
 	stop()
 	wg.Wait()
-	for _, f := range specs {
-		n, ok := hits.Load(f.URL[len(srv.URL):])
-		if !ok || n.(*atomic.Int64).Load() != 1 {
-			t.Fatalf("%s fetched %v times, want once", f.URL, n)
+	for _, f := range feeds {
+		if n := hits(f); n != 1 {
+			t.Fatalf("%s fetched %d times, want once", f.URL, n)
 		}
 	}
 	var owners int
@@ -508,16 +494,7 @@ func TestRunLeavesFeedsItDoesNotKnow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, pool := storagetest.MigratedSchema(t)
-	var hits sync.Map
-	srv := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
-		n, _ := hits.LoadOrStore(r.URL.Path, new(atomic.Int64))
-		n.(*atomic.Int64).Add(1)
-		io.WriteString(w, rss(rssItem{"Libya talks " + r.URL.Path, "https://wire.example" + r.URL.Path, "", ""}))
-	})
-	feeds, err := storage.New(pool).SyncFeeds(ctx, []storage.FeedSpec{{URL: srv.URL + "/mine"}, {URL: srv.URL + "/theirs"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	feeds, hits := feedsOnOneHost(t, pool, 2, 0) // this instance's, and another's
 	every, _ := cron.ParseStandard("@every 1h")
 	s := newScheduler(t, pool)
 	runCtx, stop := context.WithCancel(ctx)
@@ -529,7 +506,7 @@ func TestRunLeavesFeedsItDoesNotKnow(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := hits.Load("/theirs"); ok {
+	if hits(feeds[1]) != 0 {
 		t.Fatal("polled a feed its configuration does not list")
 	}
 	theirs, _ := s.Poller.Store.Feed(ctx, feeds[1].ID)
@@ -548,17 +525,7 @@ func TestRunStopDropsPollsWaitingForAHost(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, pool := storagetest.MigratedSchema(t)
-	srv := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, rss(rssItem{"Libya talks " + r.URL.Path, "https://wire.example" + r.URL.Path, "", ""}))
-	})
-	var specs []storage.FeedSpec
-	for i := range 6 {
-		specs = append(specs, storage.FeedSpec{URL: srv.URL + "/f" + strconv.Itoa(i)})
-	}
-	feeds, err := storage.New(pool).SyncFeeds(ctx, specs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	feeds, _ := feedsOnOneHost(t, pool, 6, 0)
 	s := newScheduler(t, pool)
 	// One host, a request every 10 s: after the first poll the others wait.
 	s.Poller.Fetcher = NewFetcher(FetchOptions{UserAgent: "wirewatch-test/1", Timeout: 2 * time.Second,
@@ -589,5 +556,33 @@ func TestRunStopDropsPollsWaitingForAHost(t *testing.T) {
 	}
 	if polls != 1 || leased != 0 {
 		t.Fatalf("after the stop (%s): %d poll records, %d feeds still claimed; want 1 and 0", time.Since(stopped), polls, leased)
+	}
+}
+
+// feedsOnOneHost serves n feeds from one loopback server, each answering
+// after delay with one item about Libya, and syncs them into the database.
+// hits says how often a feed was fetched.
+func feedsOnOneHost(t *testing.T, pool *pgxpool.Pool, n int, delay time.Duration) (feeds []storage.Feed, hits func(storage.Feed) int64) {
+	t.Helper()
+	var counts sync.Map
+	srv := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
+		c, _ := counts.LoadOrStore(r.URL.Path, new(atomic.Int64))
+		c.(*atomic.Int64).Add(1)
+		time.Sleep(delay)
+		io.WriteString(w, rss(rssItem{"Libya talks " + r.URL.Path, "https://wire.example" + r.URL.Path, "", ""}))
+	})
+	var specs []storage.FeedSpec
+	for i := range n {
+		specs = append(specs, storage.FeedSpec{URL: srv.URL + "/f" + strconv.Itoa(i)})
+	}
+	feeds, err := storage.New(pool).SyncFeeds(context.Background(), specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return feeds, func(f storage.Feed) int64 {
+		if c, ok := counts.Load(f.URL[len(srv.URL):]); ok {
+			return c.(*atomic.Int64).Load()
+		}
+		return 0
 	}
 }
