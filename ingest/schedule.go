@@ -27,7 +27,8 @@ type ScheduledFeed struct {
 // Scheduler runs polls: once over every feed (PollAll), or each feed on its
 // schedule until stopped (Run). Feeds are claimed through the database, so
 // several instances (or a `wirewatch poll` beside a daemon) never poll one
-// feed at the same time, and at most Concurrency polls run at once here.
+// feed at the same time, and at most Concurrency polls work at once here
+// (polls waiting for their turn at a host do not count; see slot).
 type Scheduler struct {
 	Poller      *Poller
 	Log         *slog.Logger
@@ -398,7 +399,8 @@ func (s *Scheduler) logSkipped(f storage.Feed, why string) {
 // Policy), later when it failed (backoff), when its server asked for a
 // pause (Retry-After) or for less frequent polls (Cache-Control, ttl).
 // Feeds that missed turns while no instance ran are due at once. Due feeds
-// are claimed through the database, Concurrency at a time, so instances
+// are claimed through the database, up to waitingFactor × Concurrency in
+// flight, so instances
 // sharing a database share the feeds; a feed is never polled twice at
 // once, and a panic in one poll is logged, not fatal.
 //
