@@ -540,15 +540,7 @@ func TestRunStopDropsPollsWaitingForAHost(t *testing.T) {
 		return n == 1
 	})
 	stopped := time.Now()
-	stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run waited for the host's turns instead of stopping")
-	}
+	stopRun(t, stop, done, 5*time.Second, "Run waited for the host's turns instead of stopping")
 	var polls, leased int
 	if err := pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM polls), (SELECT count(*) FROM feeds WHERE lease_owner <> '')").
 		Scan(&polls, &leased); err != nil {

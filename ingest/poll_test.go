@@ -302,15 +302,7 @@ func TestRunStopsMidPollWithoutPartialWrites(t *testing.T) {
 
 	<-started
 	waitFor(t, func() bool { f, _ := s.Poller.Store.Feed(ctx, feeds[1].ID); return f.LastPolledAt != nil })
-	stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after the grace period")
-	}
+	stopRun(t, stop, done, 5*time.Second, "Run did not return after the grace period")
 	slowFeed, _ := s.Poller.Store.Feed(ctx, feeds[0].ID)
 	if slowFeed.LastPolledAt != nil {
 		t.Fatalf("the interrupted poll left a record: %+v", slowFeed)
@@ -335,6 +327,21 @@ func onSchedule(feeds []storage.Feed, sched cron.Schedule) []ScheduledFeed {
 		out[i] = ScheduledFeed{Feed: f, Schedule: sched}
 	}
 	return out
+}
+
+// stopRun stops a Run and fails with msg unless it returns, without an
+// error, within d.
+func stopRun(t *testing.T, stop context.CancelFunc, done <-chan error, d time.Duration, msg string) {
+	t.Helper()
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(d):
+		t.Fatal(msg)
+	}
 }
 
 func waitFor(t *testing.T, cond func() bool) {
