@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strings"
 )
@@ -157,14 +158,16 @@ type Boilerplate map[uint64]bool
 // minItems of them.
 func FindBoilerplate(texts []string, minItems int) Boilerplate {
 	counts := map[uint64]int{}
+	seen := map[uint64]bool{}
+	var a analysis
 	for _, t := range texts {
-		seen := map[uint64]bool{}
-		for _, s := range sentences(t) {
-			if h := sentenceKey(s); h != 0 && !seen[h] {
+		clear(seen)
+		eachSentence(t, func(s string) {
+			if h := a.sentenceKey(s); h != 0 && !seen[h] {
 				seen[h] = true
 				counts[h]++
 			}
-		}
+		})
 	}
 	out := Boilerplate{}
 	for h, n := range counts {
@@ -181,18 +184,19 @@ func (bp Boilerplate) Strip(text string) string {
 		return text
 	}
 	var b strings.Builder
-	for _, s := range sentences(text) {
-		if !bp[sentenceKey(s)] {
+	var a analysis
+	eachSentence(text, func(s string) {
+		if !bp[a.sentenceKey(s)] {
 			b.WriteString(s)
 			b.WriteByte(' ')
 		}
-	}
+	})
 	return b.String()
 }
 
-// sentences splits plain text after ".", "!", "?" or a line break.
-func sentences(text string) []string {
-	var out []string
+// eachSentence calls fn with each sentence of plain text: text split after
+// ".", "!", "?" or a line break.
+func eachSentence(text string, fn func(string)) {
 	start := 0
 	for i := 0; i < len(text); i++ {
 		switch text[i] {
@@ -205,22 +209,22 @@ func sentences(text string) []string {
 			continue
 		}
 		if s := strings.TrimSpace(text[start : i+1]); s != "" {
-			out = append(out, s)
+			fn(s)
 		}
 		start = i + 1
 	}
 	if s := strings.TrimSpace(text[start:]); s != "" {
-		out = append(out, s)
+		fn(s)
 	}
-	return out
 }
 
-// sentenceKey hashes a sentence's normalized words; 0 for one of fewer than
-// three words, which is too short to call boilerplate.
-func sentenceKey(s string) uint64 {
-	n := Normalize(s)
-	if strings.Count(n, " ") < 2 {
+// sentenceKey hashes a sentence's normalized words, folded into a's
+// buffer; 0 for one of fewer than three words, which is too short to call
+// boilerplate.
+func (a *analysis) sentenceKey(s string) uint64 {
+	a.fold(s)
+	if bytes.Count(a.norm, []byte{' '}) < 2 {
 		return 0
 	}
-	return fnv64(fnvOffset, []byte(n))
+	return fnv64(fnvOffset, a.norm)
 }

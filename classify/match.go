@@ -47,6 +47,10 @@ type Document struct {
 	Content    string
 	Categories []string
 	Author     string
+	// Stripped says that Title, Summary and Content are StripHTML's
+	// output already: a caller that needs the plain text anyway strips
+	// it once.
+	Stripped bool
 }
 
 func (d *Document) field(i int) string {
@@ -371,7 +375,7 @@ func (m *Matcher) Match(doc Document) Result {
 			continue
 		}
 		src := text
-		if strings.ContainsAny(text, "<&") {
+		if !(doc.Stripped && f <= 2) && strings.ContainsAny(text, "<&") {
 			// Stripped into a buffer the scratch keeps; the string view of
 			// it lives only until Match returns (snippets copy what they
 			// take), so it needs no copy of its own.

@@ -325,3 +325,25 @@ func FuzzQuery(f *testing.F) {
 		m.Match(Document{Title: q, Summary: q})
 	})
 }
+
+// A caller that strips the text itself (Document.Stripped) gets the same
+// result as one that leaves it to Match: same entries, hits and snippets.
+func TestMatchStrippedIsTheSame(t *testing.T) {
+	t.Parallel()
+	docs, _ := benchDocs(t)
+	m := mustCompile(t, append(testWatchlist, Entry{Name: "Common", Terms: []string{"the government", "said", "Moscow"}}))
+	matched := 0
+	for i, d := range docs {
+		plain := Document{Title: StripHTML(d.Title), Summary: StripHTML(d.Summary), Content: StripHTML(d.Content), Stripped: true}
+		want, got := m.Match(d), m.Match(plain)
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("item %d: matched as HTML %+v, as stripped text %+v", i, want, got)
+		}
+		if want.Matched() {
+			matched++
+		}
+	}
+	if matched < 10 {
+		t.Fatalf("only %d of %d items matched: the test says little", matched, len(docs))
+	}
+}
