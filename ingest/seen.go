@@ -2,10 +2,11 @@ package ingest
 
 import (
 	"encoding/binary"
-	"hash/fnv"
 	"slices"
 	"sort"
 	"strconv"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // A feed that changed mostly repeats the items it had at its last poll.
@@ -20,28 +21,33 @@ import (
 const maxSeenItems = 1000
 
 // itemDigests returns a digest of each item, salted with what else decides
-// how an item is classified and kept.
+// how an item is classified and kept. xxHash reads all of every item's
+// text at a few bytes a cycle, about ten times FNV's speed.
 func itemDigests(items []Item, salt string) []uint64 {
 	out := make([]uint64, len(items))
-	h := fnv.New64a()
-	sep := []byte{0}
+	h := xxhash.New()
 	for i, it := range items {
 		h.Reset()
-		for _, s := range [...]string{salt, it.GUID, it.Link, it.Title, it.Summary, it.Content, it.Author} {
-			h.Write([]byte(s))
-			h.Write(sep)
+		for _, s := range [...]string{digestVersion, salt, it.GUID, it.Link, it.Title, it.Summary, it.Content, it.Author} {
+			h.WriteString(s)
+			h.WriteString("\x00")
 		}
 		for _, c := range it.Categories {
-			h.Write([]byte(c))
-			h.Write(sep)
+			h.WriteString(c)
+			h.WriteString("\x00")
 		}
 		if it.PublishedAt != nil {
-			h.Write(strconv.AppendInt(nil, it.PublishedAt.Unix(), 10))
+			var b [20]byte
+			h.Write(strconv.AppendInt(b[:0], it.PublishedAt.Unix(), 10))
 		}
 		out[i] = h.Sum64()
 	}
 	return out
 }
+
+// digestVersion changes with the digests' algorithm: the items seen with
+// another one are new again, once.
+const digestVersion = "xxh64"
 
 // encodeDigests writes digests as the feed's seen items: sorted, unique,
 // 8 bytes each, at most maxSeenItems (those of the first items, the newest
