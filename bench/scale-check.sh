@@ -67,7 +67,7 @@ cold=$(date +%s.%N)
 cpu_cold=$(cpu_seconds "$pid")
 pg_cold=$(pg_cpu_seconds)
 sql "SELECT format('cold round: %s feeds in %s s, %s matching and %s unmatched items stored',
-       count(DISTINCT feed_id), round($cold - $started), (SELECT count(*) FROM items), (SELECT count(*) FROM unmatched_items))
+       count(DISTINCT feed_id), round($cold - $started), (SELECT count(*) FROM items), (SELECT coalesce(sum(item_count), 0) FROM unmatched_batches))
      FROM polls"
 end=$(awk -v c="$cold" -v r="$ROUNDS" -v i="$INTERVAL" 'BEGIN { printf "%d", c + r * i }')
 echo "== $ROUNDS rounds of $INTERVAL s, until $(date -u -d "@$end" +%H:%M:%S) UTC"
@@ -110,7 +110,7 @@ check "$([ "$unpolled" -eq 0 ] && echo OK || echo FAIL)" "feeds not polled in th
 sql "SELECT format('steady state: %s polls (%s ok, %s not modified, %s failed), %s new items; %s items and %s unmatched kept in all',
        count(*), count(*) FILTER (WHERE outcome = 'ok'), count(*) FILTER (WHERE outcome = 'not_modified'),
        count(*) FILTER (WHERE outcome = 'failed'), sum(new_matches) + 0,
-       (SELECT count(*) FROM items), (SELECT count(*) FROM unmatched_items))
+       (SELECT count(*) FROM items), (SELECT coalesce(sum(item_count), 0) FROM unmatched_batches))
      FROM polls WHERE started_at >= to_timestamp($cold)"
 failed=$(sql "SELECT count(*) FROM polls WHERE outcome = 'failed'")
 check "$([ "$failed" -eq 0 ] && echo OK || echo FAIL)" "failed polls: $failed"

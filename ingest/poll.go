@@ -53,7 +53,6 @@ type Report struct {
 	Updated    int // stored items the feed edited
 	Duration   time.Duration
 	Err        error // why the feed failed (recorded in the poll row)
-	StoryErr   error // story assignment failed; retried with the next new items
 
 	NextPollAt time.Time  // when the feed is due again
 	NotBefore  *time.Time // its server asked not to be asked before this
@@ -137,58 +136,47 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed, sched cron.Schedul
 	rec.Duration = now().Sub(rec.StartedAt)
 	p.Policy.plan(&rec, feed, sched, now(), o)
 
-	if len(rec.Items) == 0 && len(rec.Unmatched) == 0 {
-		// The work is done; what remains is a record written with others.
-		slotFrom(ctx).give()
-	}
+	// The work is done; what remains is storing it, with other polls
+	// (storage bounds how many wait for that).
+	slotFrom(ctx).give()
+	rec.Stories = p.Stories
+	// The report is filled in first, so that rec, which holds the poll's
+	// text, is not held while the poll waits to be stored.
+	rep.Outcome, rep.HTTPStatus, rep.Bytes, rep.ItemsSeen = rec.Outcome, rec.HTTPStatus, rec.Bytes, rec.ItemsSeen
+	rep.Matched, rep.Duration, rep.Err = len(rec.Items), rec.Duration, err
+	rep.NextPollAt, rep.NotBefore, rep.Gone, rep.MovedTo = rec.NextPollAt, rec.NotBefore, rec.Gone, rec.RedirectedTo
 	saved, saveErr := p.Store.SavePoll(ctx, rec)
 	if saveErr != nil {
 		return rep, saveErr
 	}
-	if saved.NewItems > 0 {
-		// Stories are assigned after the items are committed, under a lock
-		// of their own, so copies stored by concurrent polls see each
-		// other. An item left without a story is picked up by the next
-		// call, so a failure here loses nothing.
-		if _, err := p.Store.AssignStories(ctx, p.Stories); err != nil && ctx.Err() == nil {
-			rep.StoryErr = err
-		}
-	}
-	newMatches := saved.NewItems
-	rep.Updated = saved.UpdatedItems
-	rep.Outcome, rep.HTTPStatus, rep.Bytes, rep.ItemsSeen = rec.Outcome, rec.HTTPStatus, rec.Bytes, rec.ItemsSeen
-	rep.Matched, rep.NewMatches, rep.Duration, rep.Err = len(rec.Items), newMatches, rec.Duration, err
-	rep.NextPollAt, rep.NotBefore, rep.Gone, rep.MovedTo = rec.NextPollAt, rec.NotBefore, rec.Gone, rec.RedirectedTo
+	rep.NewMatches, rep.Updated = saved.NewItems, saved.UpdatedItems
 	return rep, nil
 }
 
 // classify matches the items not seen unchanged at the last poll (skip)
-// and returns the matching ones and, when they are kept, the others; each
-// once per identity key.
+// and returns the matching ones, each once per identity key, and, when
+// they are kept, the others.
 func (p *Poller) classify(feed storage.Feed, parsed *Feed, skip []bool) (matched, unmatched []storage.Item) {
 	base := baseURL(feed.PollURL(), parsed.SiteURL)
 	seen := map[string]bool{}
-	var bodies []string // of the matched items, for their fingerprints
+	var bodies []string                        // of the matched items, for their fingerprints
+	texts := make([]string, len(parsed.Items)) // each item's story text, once stripped
 	for i, it := range parsed.Items {
 		if skip[i] {
 			continue
 		}
-		res := p.Matcher.Match(classify.Document{Title: it.Title, Summary: it.Summary, Content: it.Content,
-			Categories: it.Categories, Author: it.Author})
+		// Stripped once: matched, stored and fingerprinted as plain text.
+		title := classify.StripHTML(it.Title)
+		summary := classify.StripHTML(it.Summary)
+		content := classify.StripHTML(it.Content)
+		texts[i] = classify.StoryText(summary, content)
+		res := p.Matcher.Match(classify.Document{Title: title, Summary: summary, Content: content,
+			Categories: it.Categories, Author: it.Author, Stripped: true})
 		if !res.Matched() && !p.KeepUnmatched {
 			continue
 		}
 		link := resolve(base, it.Link)
-		title := classify.StripHTML(it.Title)
-		summary := classify.StripHTML(it.Summary)
-		content := classify.StripHTML(it.Content)
-		key := classify.ItemKey(feed.URL, it.GUID, link, title, summary+"\n"+content)
-		if seen[key] {
-			continue // the same item twice in one feed
-		}
-		seen[key] = true
 		si := storage.Item{
-			Key:         key,
 			GUID:        truncate(it.GUID, 2000),
 			Link:        truncate(link, 2000),
 			Title:       truncate(title, 2000),
@@ -197,19 +185,26 @@ func (p *Poller) classify(feed storage.Feed, parsed *Feed, skip []bool) (matched
 			Author:      truncate(it.Author, 500),
 			Categories:  truncateAll(it.Categories, 200),
 			PublishedAt: it.PublishedAt,
-			ContentHash: classify.ContentHash(title, summary+"\n"+content),
 		}
 		if !res.Matched() {
+			// Kept as text only: its key and hash are worked out if a
+			// rematch finds it.
 			unmatched = append(unmatched, si)
 			continue
 		}
+		key := classify.ItemKey(feed.URL, it.GUID, link, title, summary+"\n"+content)
+		if seen[key] {
+			continue // the same item twice in one feed
+		}
+		seen[key] = true
+		si.Key, si.ContentHash = key, classify.ContentHash(title, summary+"\n"+content)
 		si.Watches, si.Hits, si.Snippets = res.Watches, res.Hits, res.Snippets
 		si.Relevance = storage.ItemRelevance(p.References.Scorer(), title, summary, content)
 		for w, snip := range si.Snippets {
 			si.Snippets[w] = truncate(snip, 1000)
 		}
 		matched = append(matched, si)
-		bodies = append(bodies, classify.StoryText(summary, content))
+		bodies = append(bodies, texts[i])
 	}
 	if len(matched) == 0 {
 		return matched, unmatched
@@ -219,10 +214,13 @@ func (p *Poller) classify(feed storage.Feed, parsed *Feed, skip []bool) (matched
 	// out of the fingerprint so they cannot make two stories look alike.
 	all := make([]string, 0, len(parsed.Items))
 	keys := map[string]bool{}
-	for _, it := range parsed.Items {
+	for i, it := range parsed.Items {
 		if id := it.GUID + "\x00" + it.Link; !keys[id] {
 			keys[id] = true
-			all = append(all, classify.StoryText(classify.StripHTML(it.Summary), classify.StripHTML(it.Content)))
+			if skip[i] {
+				texts[i] = classify.StoryText(classify.StripHTML(it.Summary), classify.StripHTML(it.Content))
+			}
+			all = append(all, texts[i])
 		}
 	}
 	bp := classify.FindBoilerplate(all, max(2, len(all)/5))

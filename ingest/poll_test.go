@@ -373,7 +373,7 @@ func TestPollSkipsItemsUnchangedSinceTheLastPoll(t *testing.T) {
 	}
 	// Forget the kept text: an unchanged item is not written again, so it
 	// does not come back.
-	if _, err := tx.Exec(ctx, "DELETE FROM unmatched_items"); err != nil {
+	if _, err := tx.Exec(ctx, "DELETE FROM unmatched_batches"); err != nil {
 		t.Fatal(err)
 	}
 	edited := haftar

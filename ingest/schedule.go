@@ -171,9 +171,6 @@ func (s *Scheduler) pollOne(ctx context.Context, p *Poller, feed storage.Feed, s
 	if err == nil && rep.MovedTo != "" {
 		log.Warn("feed moved permanently: polling its new URL from now on; update the config", "new_url", rep.MovedTo)
 	}
-	if rep.StoryErr != nil {
-		log.Warn("stories not assigned; the next poll with new items retries", "error", rep.StoryErr)
-	}
 	return rep, err
 }
 
@@ -362,8 +359,9 @@ func (s *Scheduler) PollAll(ctx context.Context, feeds []ScheduledFeed) (Summary
 	wg.Wait()
 	stopRenew()
 	if ctx.Err() == nil {
-		// Polls skip story assignment while another runs; catch up on
-		// whatever the last of them left.
+		// New items get their stories as they are stored; this catches
+		// any item left without one (stored by an older version, or by an
+		// instance that stopped half-way).
 		if _, err := s.Poller.Store.AssignStories(ctx, s.Poller.Stories); err != nil {
 			s.Log.Warn("stories not assigned; the next poll retries", "error", err)
 		}
@@ -573,8 +571,9 @@ func (s *Scheduler) Run(ctx context.Context, feeds []ScheduledFeed, grace time.D
 	return nil
 }
 
-// sweepStories assigns stories every minute: polls skip assignment while
-// another runs, and the sweep makes sure no item waits long for its story.
+// sweepStories assigns stories every minute to items left without one:
+// new items get theirs as they are stored, so this is for those stored by
+// an older version of wirewatch.
 func (s *Scheduler) sweepStories(ctx, jobCtx context.Context) {
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()

@@ -9,90 +9,137 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Most polls store no item (a 304, an unchanged body, a failure), and in a
-// steady state they are nearly all of them. Their records are written
-// together: the first to arrive waits recordLinger for others, then one
-// statement writes them all, and the polls that arrived meanwhile go in the
-// next. A poll waits a few milliseconds longer; the database does a
-// fraction of the work.
+// Polls that end at about the same time are stored together: the first to
+// arrive waits recordLinger for others, then one transaction stores them
+// all (a handful of statements, whatever their number), and the polls that
+// arrive meanwhile go in the next. A poll waits a few milliseconds longer;
+// the database does a fraction of the work. In a steady state nearly every
+// poll is a 304 and the whole group is one statement.
 
 const (
-	recordLinger  = 2 * time.Millisecond
-	maxRecordRows = 500
+	recordLinger = 2 * time.Millisecond
+	// A group is at most this many polls and this many matching items.
+	maxGroupPolls = 500
+	maxGroupItems = 2000
+	// maxWaiting bounds the polls waiting to be stored: a poll that
+	// would be one more waits for room, holding back its scheduler.
+	maxWaiting = 64
 )
 
 type pollBatch struct {
 	mu      sync.Mutex
 	queue   []queuedPoll
 	writing bool
+	room    chan struct{} // a token per poll waiting, up to maxWaiting
 }
+
+func newPollBatch() *pollBatch { return &pollBatch{room: make(chan struct{}, maxWaiting)} }
 
 type queuedPoll struct {
 	poll Poll
-	done chan error
+	done chan savedOrErr
 }
 
-// recordBatched writes p's record with the records of other polls ending at
-// the same time, and returns when it is written (or ctx is done).
-func (s *Store) recordBatched(ctx context.Context, p Poll) error {
+type savedOrErr struct {
+	saved Saved
+	err   error
+}
+
+// saveBatched stores p with the other polls ending at the same time, and
+// returns when it is stored (or ctx is done).
+func (s *Store) saveBatched(ctx context.Context, p Poll) (Saved, error) {
 	b := s.batch
-	if b == nil {
-		return s.recordPoll(ctx, p, Saved{})
+	select {
+	case b.room <- struct{}{}:
+	case <-ctx.Done():
+		return Saved{}, ctx.Err()
 	}
-	q := queuedPoll{poll: p, done: make(chan error, 1)}
+	q := queuedPoll{poll: p, done: make(chan savedOrErr, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, q)
 	start := !b.writing
 	b.writing = true
 	b.mu.Unlock()
 	if start {
-		go s.writeRecords()
+		go s.writeQueued()
 	}
 	select {
-	case err := <-q.done:
-		return err
+	case r := <-q.done:
+		return r.saved, r.err
 	case <-ctx.Done():
-		// The record may still be written; either way the poll is over.
-		return ctx.Err()
+		// The poll may still be stored, whole; either way it is over.
+		return Saved{}, ctx.Err()
 	}
 }
 
-// writeRecords writes queued records until the queue is empty. The writes
-// run on their own context: a poll that stops waiting (a shutdown) does not
-// cancel the records of the others.
-func (s *Store) writeRecords() {
+// writeQueued stores queued polls, a group at a time, until the queue is
+// empty. The writes run on their own context: a poll that stops waiting (a
+// shutdown) does not cancel the others.
+func (s *Store) writeQueued() {
 	b := s.batch
 	for {
 		time.Sleep(recordLinger)
 		b.mu.Lock()
-		n := min(len(b.queue), maxRecordRows)
+		n := groupSize(b.queue)
 		if n == 0 {
 			b.writing = false
 			b.mu.Unlock()
 			return
 		}
-		batch := b.queue[:n:n]
+		group := b.queue[:n:n]
 		b.queue = b.queue[n:]
 		b.mu.Unlock()
 		polls := make([]Poll, n)
-		for i, q := range batch {
+		for i, q := range group {
 			polls[i] = q.poll
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		err := s.recordPolls(ctx, polls, make([]Saved, n))
+		saved, err := s.savePolls(ctx, polls)
 		var rejected *pgconn.PgError
 		if err != nil && n > 1 && errors.As(err, &rejected) {
-			// The server refused the statement, not the connection: one
-			// bad record must not cost the others theirs.
-			for _, q := range batch {
-				q.done <- s.recordPolls(ctx, []Poll{q.poll}, []Saved{{}})
+			// The server refused a statement, not the connection: one bad
+			// poll must not cost the others theirs.
+			for _, q := range group {
+				one, err := s.savePolls(ctx, []Poll{q.poll})
+				if err != nil {
+					q.done <- savedOrErr{err: err}
+				} else {
+					q.done <- savedOrErr{saved: one[0]}
+				}
 			}
 			cancel()
+			b.leave(n)
 			continue
 		}
 		cancel()
-		for _, q := range batch {
-			q.done <- err
+		for i, q := range group {
+			if err != nil {
+				q.done <- savedOrErr{err: err}
+			} else {
+				q.done <- savedOrErr{saved: saved[i]}
+			}
 		}
+		b.leave(n)
 	}
+}
+
+// leave makes room for n more polls.
+func (b *pollBatch) leave(n int) {
+	for range n {
+		<-b.room
+	}
+}
+
+// groupSize is how many polls at the head of queue go in the next group:
+// at least one, and more while the group stays within its bounds.
+func groupSize(queue []queuedPoll) int {
+	n, items := 0, 0
+	for n < min(len(queue), maxGroupPolls) {
+		if n > 0 && items+len(queue[n].poll.Items) > maxGroupItems {
+			break
+		}
+		items += len(queue[n].poll.Items)
+		n++
+	}
+	return n
 }

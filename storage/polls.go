@@ -54,8 +54,13 @@ type Poll struct {
 
 	// Items are the matching items to store.
 	Items []Item
+	// Stories says how new items are grouped into stories as they are
+	// stored.
+	Stories StoryOptions
+
 	// Unmatched are the items that matched nothing, kept for rematch (empty
-	// when retention.unmatched is 0).
+	// when retention.unmatched is 0). Only their text is kept: Key and
+	// ContentHash may be left empty.
 	Unmatched []Item
 }
 
@@ -95,45 +100,78 @@ const (
 // with the feed recorded as a sighting), their matches and hits, the poll
 // record and the feed's new state. If anything fails nothing is written, and
 // the feed's ETag and body hash stay as they were, so the next poll fetches
-// and stores the same items again. It returns the number of items stored for
-// the first time.
+// and stores the same items again. Polls that end at the same time share
+// the transaction (see savePolls). The unmatched items it keeps are written
+// first, on their own (see keepUnmatched). It returns what the poll stored.
 func (s *Store) SavePoll(ctx context.Context, p Poll) (saved Saved, err error) {
-	if len(p.Items) == 0 && len(p.Unmatched) == 0 {
-		// Most polls (304, unchanged, failed) store no item: their record
-		// and the feed's new state are one statement, atomic by itself.
-		if err := s.recordBatched(ctx, p); err != nil {
+	if len(p.Unmatched) > 0 {
+		if err := s.keepUnmatched(ctx, p.FeedID, p.Unmatched); err != nil {
 			return Saved{}, fmt.Errorf("save poll of feed %d: %w", p.FeedID, err)
 		}
-		return saved, nil
+		p.Unmatched = nil // written: not held while the poll waits
 	}
-	err = s.WithTx(ctx, func(tx *Store) error {
-		if len(p.Items) > 0 {
-			if saved, _, err = tx.storeItems(ctx, p.FeedID, p.Items, FoundByPoll); err != nil {
-				return err
-			}
+	if s.batch == nil {
+		// In a transaction already: no one to share it with.
+		all, err := s.savePolls(ctx, []Poll{p})
+		if err != nil {
+			return Saved{}, fmt.Errorf("save poll of feed %d: %w", p.FeedID, err)
 		}
-		if len(p.Unmatched) > 0 {
-			if err := tx.retainUnmatched(ctx, p.FeedID, p.Unmatched); err != nil {
-				return err
-			}
-		}
-		return tx.recordPoll(ctx, p, saved)
-	})
-	if err != nil {
+		return all[0], nil
+	}
+	if saved, err = s.saveBatched(ctx, p); err != nil {
 		return Saved{}, fmt.Errorf("save poll of feed %d: %w", p.FeedID, err)
 	}
 	return saved, nil
 }
 
-// recordPoll writes the poll record and the feed's new state (giving back
-// its claim) in one statement.
-func (s *Store) recordPoll(ctx context.Context, p Poll, saved Saved) error {
-	return s.recordPolls(ctx, []Poll{p}, []Saved{saved})
+// savePolls stores polls of different feeds together, in one transaction,
+// and returns what each stored. Polls without matching items (a 304, an
+// unchanged body, a failure, new items that all matched nothing) are one
+// statement, atomic by itself.
+func (s *Store) savePolls(ctx context.Context, polls []Poll) ([]Saved, error) {
+	saved := make([]Saved, len(polls))
+	var feeds []int64
+	var items []Item
+	var owner []int
+	for i, p := range polls {
+		for _, it := range p.Items {
+			feeds, items, owner = append(feeds, p.FeedID), append(items, it), append(owner, i)
+		}
+	}
+	if len(items) == 0 {
+		return saved, s.recordPolls(ctx, polls, saved)
+	}
+	err := s.pipelined(ctx, func(pl *pipeline) error {
+		_, err := s.storeItems(ctx, pl, feeds, items, FoundByPoll, polls[0].Stories, func(b *pgx.Batch, out []itemOutcome) {
+			for k, o := range out {
+				switch o {
+				case itemNew:
+					saved[owner[k]].NewItems++
+				case itemUpdated:
+					saved[owner[k]].UpdatedItems++
+				}
+			}
+			b.Queue(recordSQL, recordArgs(polls, saved)...)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return saved, nil
 }
 
 // recordPolls writes the records of polls (of different feeds) and their
 // feeds' new states in one statement, saved[i] being what polls[i] stored.
 func (s *Store) recordPolls(ctx context.Context, polls []Poll, saved []Saved) error {
+	if _, err := s.db.Exec(ctx, recordSQL, recordArgs(polls, saved)...); err != nil {
+		return fmt.Errorf("record poll: %w", err)
+	}
+	return nil
+}
+
+// recordArgs are the arguments of recordSQL for polls.
+func recordArgs(polls []Poll, saved []Saved) []any {
 	var c struct {
 		feed                                                 []int64
 		started                                              []time.Time
@@ -183,7 +221,15 @@ func (s *Store) recordPolls(ctx context.Context, polls []Poll, saved []Saved) er
 		c.seen = append(c.seen, p.SeenItems)
 		c.instance = append(c.instance, p.Instance)
 	}
-	_, err := s.db.Exec(ctx, `
+	return []any{c.feed, c.started, c.due, c.next, c.notBefore, c.outcome, c.errText, c.errKind, c.etag,
+		c.lastMod, c.bodyHash, c.title, c.site, c.fetchURL, c.movedTo, c.redirected,
+		c.interval, c.ttl, c.bytes, c.movedCount, c.durationMS, c.itemsSeen, c.newItems,
+		c.updated, c.status, c.gone, c.unconditional, c.seen, c.instance}
+}
+
+// recordSQL writes poll records and their feeds' new states (recordArgs),
+// giving back the feeds' claims.
+const recordSQL = `
 		WITH t AS (
 			SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[],
 			                     $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
@@ -228,208 +274,7 @@ func (s *Store) recordPolls(ctx context.Context, polls []Poll, saved []Saved) er
 			lease_owner          = '',
 			lease_until          = NULL
 		FROM t
-		WHERE f.id = t.feed_id`,
-		c.feed, c.started, c.due, c.next, c.notBefore, c.outcome, c.errText, c.errKind, c.etag,
-		c.lastMod, c.bodyHash, c.title, c.site, c.fetchURL, c.movedTo, c.redirected,
-		c.interval, c.ttl, c.bytes, c.movedCount, c.durationMS, c.itemsSeen, c.newItems,
-		c.updated, c.status, c.gone, c.unconditional, c.seen, c.instance)
-	if err != nil {
-		return fmt.Errorf("record poll: %w", err)
-	}
-	return nil
-}
-
-// storeItems writes items (already deduplicated by key) seen in one feed.
-// An item is known when this feed carried its GUID before or when its key is
-// stored; unknown items are inserted (and leave unmatched_items, if they were
-// kept there), and every item gets its sighting, matches and hits, each
-// written only if missing. A known item whose content hash changed is
-// updated in place and its revision counted. It returns the items inserted
-// and updated, and the number of matches added.
-func (s *Store) storeItems(ctx context.Context, feedID int64, items []Item, foundBy string) (saved Saved, newMatches int64, err error) {
-	keys := make([]string, len(items))
-	guids := make([]string, len(items))
-	for i, it := range items {
-		keys[i], guids[i] = it.Key, it.GUID
-	}
-	ids := make([]int64, len(items))
-	rows, err := s.db.Query(ctx, `
-		SELECT k.ord, i.id, i.content_hash
-		FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(key, guid, ord)
-		CROSS JOIN LATERAL (SELECT coalesce(
-			(SELECT s.item_id FROM item_sightings s WHERE s.feed_id = $1 AND s.guid = k.guid AND s.guid <> '' LIMIT 1),
-			(SELECT i.id FROM items i WHERE i.key = k.key)) AS id) found
-		JOIN items i ON i.id = found.id`, feedID, keys, guids)
-	if err != nil {
-		return Saved{}, 0, fmt.Errorf("look up items: %w", err)
-	}
-	var ord, id int64
-	var hash string
-	var edited []Item
-	var editedIDs []int64
-	if _, err := pgx.ForEachRow(rows, []any{&ord, &id, &hash}, func() error {
-		ids[ord-1] = id
-		if it := items[ord-1]; it.ContentHash != "" && hash != "" && it.ContentHash != hash {
-			edited = append(edited, it)
-			editedIDs = append(editedIDs, id)
-		}
-		return nil
-	}); err != nil {
-		return Saved{}, 0, fmt.Errorf("look up items: %w", err)
-	}
-	if len(edited) > 0 {
-		// The same item, changed by its feed: updated in place, never a new
-		// item. Its key and its story stay.
-		c := itemColumns(edited)
-		tag, err := s.db.Exec(ctx, `
-			UPDATE items SET title = t.title, summary = t.summary, content = t.content, author = t.author,
-			       content_hash = t.hash, revisions = items.revisions + 1, updated_at = now(),
-			       relevance = coalesce(t.relevance, items.relevance)
-			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::real[])
-			     AS t(id, title, summary, content, author, hash, relevance)
-			WHERE items.id = t.id AND items.content_hash <> t.hash`,
-			editedIDs, c.title, c.summary, c.content, c.author, c.hash, c.relevance)
-		if err != nil {
-			return Saved{}, 0, fmt.Errorf("update edited items: %w", err)
-		}
-		saved.UpdatedItems = int(tag.RowsAffected())
-	}
-
-	// Insert the unknown ones. ON CONFLICT covers an instance that stored the
-	// same key a moment ago.
-	var fresh []Item
-	var freshAt []int
-	for i, id := range ids {
-		if id == 0 {
-			fresh = append(fresh, items[i])
-			freshAt = append(freshAt, i)
-		}
-	}
-	if len(fresh) > 0 {
-		c := itemColumns(fresh)
-		rows, err := s.db.Query(ctx, `
-			INSERT INTO items (key, feed_id, guid, link, title, summary, content, author, categories, published_at,
-			                   content_hash, signature, bands, relevance)
-			SELECT key, $1, guid, link, title, summary, content, author, string_to_array(categories, E'\x1f'),
-			       published_at, hash, signature, bands::bigint[], relevance
-			FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-			            $9::text[], $10::timestamptz[], $11::text[], $12::bytea[], $13::text[], $14::real[])
-			     AS t(key, guid, link, title, summary, content, author, categories, published_at, hash, signature, bands,
-			          relevance)
-			ON CONFLICT (key) DO NOTHING
-			RETURNING key, id`,
-			feedID, c.key, c.guid, c.link, c.title, c.summary, c.content, c.author, c.categories, c.published,
-			c.hash, c.signature, c.bands, c.relevance)
-		if err != nil {
-			return Saved{}, 0, fmt.Errorf("insert items: %w", err)
-		}
-		byKey := map[string]int64{}
-		var key string
-		if _, err := pgx.ForEachRow(rows, []any{&key, &id}, func() error {
-			byKey[key] = id
-			return nil
-		}); err != nil {
-			return Saved{}, 0, fmt.Errorf("insert items: %w", err)
-		}
-		saved.NewItems = len(byKey)
-		if len(byKey) < len(fresh) {
-			rows, err := s.db.Query(ctx, `SELECT key, id FROM items WHERE key = ANY($1::text[])`, c.key)
-			if err != nil {
-				return Saved{}, 0, fmt.Errorf("look up items: %w", err)
-			}
-			if _, err := pgx.ForEachRow(rows, []any{&key, &id}, func() error {
-				byKey[key] = id
-				return nil
-			}); err != nil {
-				return Saved{}, 0, fmt.Errorf("look up items: %w", err)
-			}
-		}
-		for k, i := range freshAt {
-			ids[i] = byKey[fresh[k].Key]
-		}
-		// A kept unmatched item that matches now is a match, not both.
-		if _, err := s.db.Exec(ctx, `DELETE FROM unmatched_items WHERE key = ANY($1::text[])`, c.key); err != nil {
-			return Saved{}, 0, fmt.Errorf("delete promoted unmatched items: %w", err)
-		}
-	}
-
-	var sight struct {
-		item       []int64
-		guid, link []string
-	}
-	for i, it := range items {
-		sight.item = append(sight.item, ids[i])
-		sight.guid = append(sight.guid, it.GUID)
-		sight.link = append(sight.link, it.Link)
-	}
-	b := &pgx.Batch{}
-	b.Queue(`
-		INSERT INTO item_sightings (item_id, feed_id, guid, link)
-		SELECT item_id, $1, guid, link FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(item_id, guid, link)
-		ON CONFLICT DO NOTHING`, feedID, sight.item, sight.guid, sight.link)
-	newMatches, err = s.insertMatches(ctx, b, ids, items, foundBy)
-	if err != nil {
-		return Saved{}, 0, err
-	}
-	return saved, newMatches, nil
-}
-
-// insertMatches queues the matches and hits of items (stored under ids)
-// behind the statements already in b, sends the batch, and returns the
-// number of matches that were new.
-func (s *Store) insertMatches(ctx context.Context, b *pgx.Batch, ids []int64, items []Item, foundBy string) (int64, error) {
-	var m struct {
-		item    []int64
-		watch   []string
-		snippet []string
-	}
-	var h struct {
-		item               []int64
-		watch, term, field []string
-		start, end, count  []int32
-	}
-	for i, it := range items {
-		for _, w := range it.Watches {
-			m.item = append(m.item, ids[i])
-			m.watch = append(m.watch, w)
-			m.snippet = append(m.snippet, it.Snippets[w])
-		}
-		for _, x := range it.Hits {
-			h.item = append(h.item, ids[i])
-			h.watch = append(h.watch, x.Watch)
-			h.term = append(h.term, x.Term)
-			h.field = append(h.field, x.Field)
-			h.start = append(h.start, int32(x.Start))
-			h.end = append(h.end, int32(x.End))
-			h.count = append(h.count, int32(x.Count))
-		}
-	}
-	first := b.Len()
-	b.Queue(`
-		INSERT INTO matches (item_id, watch, snippet, found_by)
-		SELECT item_id, watch, snippet, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS t(item_id, watch, snippet)
-		ON CONFLICT DO NOTHING`, m.item, m.watch, m.snippet, foundBy)
-	b.Queue(`
-		INSERT INTO match_hits (item_id, watch, term, field, start_offset, end_offset, occurrences)
-		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[])
-		ON CONFLICT DO NOTHING`, h.item, h.watch, h.term, h.field, h.start, h.end, h.count)
-	res := s.db.SendBatch(ctx, b)
-	defer res.Close()
-	var added int64
-	for i := 0; i < b.Len(); i++ {
-		tag, err := res.Exec()
-		if err != nil {
-			return 0, fmt.Errorf("store sightings and matches: %w", err)
-		}
-		if i == first {
-			added = tag.RowsAffected()
-		}
-	}
-	if err := res.Close(); err != nil {
-		return 0, fmt.Errorf("store sightings and matches: %w", err)
-	}
-	return added, nil
-}
+		WHERE f.id = t.feed_id`
 
 // columns are items as the arrays an unnest takes. Categories are joined
 // with the unit separator, since unnest flattens an array of arrays.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -58,27 +60,71 @@ func (s *Store) ReferencesVersion(ctx context.Context) (string, error) {
 // stored items, matching or kept unmatched, up to limit: what term rarity
 // is measured on.
 func (s *Store) CorpusSample(ctx context.Context, limit int) ([]string, error) {
+	type sampled struct {
+		text string
+		at   time.Time
+	}
+	var all []sampled
 	rows, err := s.db.Query(ctx, `
-		(SELECT title || E'\n' || left(CASE WHEN length(content) > length(summary) THEN content ELSE summary END, 20000), first_seen_at
-		 FROM items ORDER BY first_seen_at DESC LIMIT $1)
-		UNION ALL
-		(SELECT title || E'\n' || left(CASE WHEN length(content) > length(summary) THEN content ELSE summary END, 20000), first_seen_at
-		 FROM unmatched_items ORDER BY first_seen_at DESC LIMIT $1)
-		ORDER BY 2 DESC LIMIT $1`, limit)
+		SELECT title || E'\n' || left(CASE WHEN length(content) > length(summary) THEN content ELSE summary END, $2), first_seen_at
+		FROM items ORDER BY first_seen_at DESC LIMIT $1`, limit, sampleChars)
 	if err != nil {
 		return nil, fmt.Errorf("sample stored items: %w", err)
 	}
-	var out []string
 	var text string
 	var at time.Time
-	_, err = pgx.ForEachRow(rows, []any{&text, &at}, func() error {
-		out = append(out, text)
+	if _, err = pgx.ForEachRow(rows, []any{&text, &at}, func() error {
+		all = append(all, sampled{text, at})
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, fmt.Errorf("sample stored items: %w", err)
 	}
+	// The newest kept batches that hold the limit.
+	rows, err = s.db.Query(ctx, `
+		SELECT first_seen_at, items
+		FROM (SELECT first_seen_at, id, items, sum(item_count) OVER (ORDER BY first_seen_at DESC, id DESC) - item_count AS before
+		      FROM unmatched_batches ORDER BY first_seen_at DESC, id DESC LIMIT $1) b
+		WHERE before < $1 ORDER BY first_seen_at DESC, id DESC`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sample kept items: %w", err)
+	}
+	var data []byte
+	if _, err = pgx.ForEachRow(rows, []any{&at, &data}, func() error {
+		var kept []keptItem
+		if err := json.Unmarshal(data, &kept); err != nil {
+			return err
+		}
+		for _, k := range kept {
+			body := k.Summary
+			if utf8.RuneCountInString(k.Content) > utf8.RuneCountInString(k.Summary) {
+				body = k.Content
+			}
+			all = append(all, sampled{k.Title + "\n" + firstRunes(body, sampleChars), at})
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("sample kept items: %w", err)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].at.After(all[j].at) })
+	out := make([]string, 0, min(limit, len(all)))
+	for _, x := range all[:min(limit, len(all))] {
+		out = append(out, x.text)
+	}
 	return out, nil
+}
+
+// sampleChars bounds the text of one item in the corpus sample.
+const sampleChars = 20000
+
+// firstRunes returns the first n characters of s.
+func firstRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
 }
 
 // ReplaceReferences writes the reference articles as given: new ones

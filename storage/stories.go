@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -74,19 +75,75 @@ func (p *pendingItem) resolve(storyOf map[int64]int64) int64 {
 }
 
 // AssignStories assigns stories until no item is left without one (see
-// assignBatch), and returns how many it assigned. When another poll or
-// instance is assigning already, it returns at once: that one takes the new
-// items too.
+// assignBatch), and returns how many it assigned. When another poll of
+// this process is assigning already, it returns at once and that one goes
+// round again for the new items; when another instance is, it returns at
+// once too, and that instance takes the new items.
 func (s *Store) AssignStories(ctx context.Context, opts StoryOptions) (int, error) {
 	opts = opts.withDefaults()
+	if !s.stories.begin() {
+		return 0, nil
+	}
 	total := 0
 	for {
 		n, err := s.assignBatch(ctx, opts)
 		total += n
-		if err != nil || n < opts.Batch {
+		switch {
+		case err != nil:
+			s.stories.end()
 			return total, err
+		case n >= opts.Batch:
+		case !s.stories.goOn():
+			return total, nil
 		}
 	}
+}
+
+// storyRun lets one caller of AssignStories at a time in a process do the
+// work: the others only ask it to go round once more, since items they
+// stored may have come after it looked.
+type storyRun struct {
+	mu             sync.Mutex
+	running, asked bool
+}
+
+func (r *storyRun) begin() bool {
+	if r == nil {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running {
+		r.asked = true
+		return false
+	}
+	r.running = true
+	return true
+}
+
+// goOn reports whether another caller asked for a round since the last,
+// and ends the run if not.
+func (r *storyRun) goOn() bool {
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.asked {
+		r.asked = false
+		return true
+	}
+	r.running = false
+	return false
+}
+
+func (r *storyRun) end() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.running, r.asked = false, false
+	r.mu.Unlock()
 }
 
 // assignBatch puts items that have no story yet into one: the story of
@@ -104,12 +161,6 @@ func (s *Store) assignBatch(ctx context.Context, opts StoryOptions) (int, error)
 		}
 		if !locked {
 			return nil // another poll is assigning, and takes new items until none are left
-		}
-		// The band index is the only sensible way to the candidates; on a
-		// young table the planner's statistics may make it scan instead,
-		// which costs a comparison of arrays with every stored item.
-		if _, err := tx.db.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
-			return err
 		}
 		// Items stored without a fingerprint (before stories existed) get
 		// one from their stored text.
@@ -161,95 +212,11 @@ func (s *Store) assignBatch(ctx context.Context, opts StoryOptions) (int, error)
 			}
 		}
 
-		// Candidates already in a story: the items sharing a band with a
-		// pending one and published within the window of the oldest.
-		var pids []int64
-		var pbands []string
-		oldest := pending[0].at
-		for i, p := range pending {
-			if p.at.Before(oldest) {
-				oldest = p.at
-			}
-			if len(p.bands) > 0 {
-				pids = append(pids, int64(i))
-				pbands = append(pbands, arrayLiteral(p.bands))
-			}
+		cands, err := tx.storyCandidates(ctx, pending)
+		if err != nil {
+			return err
 		}
-		type candidate struct {
-			story int64
-			sig   classify.Signature
-			at    time.Time
-		}
-		cands := make([][]candidate, len(pending))
-		if len(pids) > 0 {
-			// Only the band condition is in the inner query, so the band
-			// index is the one way in; the rest is checked below.
-			rows, err := tx.db.Query(ctx, `
-				SELECT x.p, c.story_id, c.signature, c.at
-				FROM unnest($1::bigint[], $2::text[]) AS x(p, bands)
-				CROSS JOIN LATERAL (
-					SELECT i.story_id, i.signature, `+storyTime+` AS at FROM items i
-					WHERE i.bands && x.bands::bigint[]) c`, pids, pbands)
-			if err != nil {
-				return fmt.Errorf("find story candidates: %w", err)
-			}
-			var p int64
-			var story *int64
-			if _, err := pgx.ForEachRow(rows, []any{&p, &story, &raw, &seen}, func() error {
-				if story == nil || seen.Before(oldest.Add(-opts.Window)) {
-					return nil // pending itself, or too old
-				}
-				if sig, ok := classify.SignatureFromBytes(raw); ok {
-					cands[p] = append(cands[p], candidate{*story, sig, seen})
-				}
-				return nil
-			}); err != nil {
-				return fmt.Errorf("find story candidates: %w", err)
-			}
-		}
-
-		// Decide in order; earlier pending items are candidates too.
-		byBand := map[int64][]*pendingItem{}
-		for i, p := range pending {
-			best, bestSim := int64(0), opts.Threshold
-			var bestEarlier *pendingItem
-			consider := func(story int64, earlier *pendingItem, sig *classify.Signature, at time.Time) {
-				if d := p.at.Sub(at); d > opts.Window || d < -opts.Window {
-					return
-				}
-				// The most similar wins; among equals, the older story.
-				sim := classify.Similarity(&p.sig, sig)
-				if sim > bestSim || sim == bestSim && best == 0 && bestEarlier == nil ||
-					sim == bestSim && story != 0 && best != 0 && story < best {
-					best, bestEarlier, bestSim = story, earlier, sim
-				}
-			}
-			if p.hasSig {
-				for _, c := range cands[i] {
-					consider(c.story, nil, &c.sig, c.at)
-				}
-				done := map[*pendingItem]bool{}
-				for _, b := range p.bands {
-					for _, e := range byBand[b] {
-						if !done[e] {
-							done[e] = true
-							consider(0, e, &e.sig, e.at)
-						}
-					}
-				}
-				for _, b := range p.bands {
-					byBand[b] = append(byBand[b], p)
-				}
-			}
-			switch {
-			case bestEarlier != nil:
-				p.follows = bestEarlier
-			case best != 0:
-				p.story = best
-			default:
-				p.newStory = true
-			}
-		}
+		decideStories(pending, cands, opts)
 
 		// New stories, then every pending item's story.
 		var origins []int64
@@ -288,6 +255,180 @@ func (s *Store) assignBatch(ctx context.Context, opts StoryOptions) (int, error)
 		return 0, fmt.Errorf("assign stories: %w", err)
 	}
 	return assigned, nil
+}
+
+// newPending is an item about to be stored at now, under id, as story
+// assignment sees it.
+func newPending(it Item, id int64, now time.Time) *pendingItem {
+	p := &pendingItem{id: id, bands: it.Bands, at: now}
+	if it.PublishedAt != nil && it.PublishedAt.Before(now) {
+		p.at = *it.PublishedAt // as storyTime reads it back
+	}
+	p.sig, p.hasSig = classify.SignatureFromBytes(it.Signature)
+	return p
+}
+
+// placed is where items about to be stored go: under ids, each into an
+// existing story or into the story started by origins[starts-1] (1-based,
+// as WITH ORDINALITY counts).
+type placed struct {
+	ids     []int64
+	story   []*int64
+	starts  []*int64
+	origins []int64
+}
+
+// placement turns decided pending items into where they go.
+func placement(pending []*pendingItem) placed {
+	pl := placed{ids: make([]int64, len(pending)), story: make([]*int64, len(pending)), starts: make([]*int64, len(pending))}
+	ord := map[*pendingItem]int64{}
+	for i, p := range pending {
+		pl.ids[i] = p.id
+		root := p
+		for root.follows != nil {
+			root = root.follows
+		}
+		switch {
+		case root.story != 0:
+			pl.story[i] = &root.story
+		case root == p:
+			pl.origins = append(pl.origins, p.id)
+			ord[p] = int64(len(pl.origins))
+			n := ord[p]
+			pl.starts[i] = &n
+		default:
+			n := ord[root]
+			pl.starts[i] = &n
+		}
+	}
+	return pl
+}
+
+// candidate is an item already in a story that a pending item may join.
+type candidate struct {
+	story int64
+	sig   classify.Signature
+	at    time.Time
+}
+
+// storyCandidates returns, for each pending item, the stored items already
+// in a story that share a band with it. It must run in a transaction.
+func (s *Store) storyCandidates(ctx context.Context, pending []*pendingItem) ([][]candidate, error) {
+	var which []int64
+	var lits []string
+	for i, p := range pending {
+		if len(p.bands) > 0 {
+			which = append(which, int64(i))
+			lits = append(lits, arrayLiteral(p.bands))
+		}
+	}
+	cands := make([][]candidate, len(pending))
+	if len(which) == 0 {
+		return cands, nil
+	}
+	b := &pgx.Batch{}
+	queueCandidates(b, which, lits)
+	res := s.db.SendBatch(ctx, b)
+	defer res.Close()
+	if err := readCandidates(res, which, cands); err != nil {
+		return nil, err
+	}
+	return cands, res.Close()
+}
+
+// queueCandidates queues the search for the stored items in a story that
+// share a band with the items which[k], whose bands are lits[k] (array
+// literals); readCandidates reads what it finds.
+func queueCandidates(b *pgx.Batch, which []int64, lits []string) {
+	if len(which) == 0 {
+		return
+	}
+	// The band index is the only sensible way to the candidates; on a
+	// young table the planner's statistics may make it scan instead, which
+	// costs a comparison of arrays with every stored item. Only the band
+	// condition is in the inner query, so the index is the one way in; the
+	// rest is checked in decideStories.
+	b.Queue("SET LOCAL enable_seqscan = off")
+	b.Queue(`
+		SELECT x.p, c.story_id, c.signature, c.at
+		FROM unnest($1::bigint[], $2::text[]) AS x(p, bands)
+		CROSS JOIN LATERAL (
+			SELECT i.story_id, i.signature, `+storyTime+` AS at FROM items i
+			WHERE i.bands && x.bands::bigint[] AND i.story_id IS NOT NULL) c`, which, lits)
+	b.Queue("SET LOCAL enable_seqscan = on")
+}
+
+// readCandidates reads what queueCandidates queued into cands, by item.
+func readCandidates(res pgx.BatchResults, which []int64, cands [][]candidate) error {
+	if len(which) == 0 {
+		return nil
+	}
+	if _, err := res.Exec(); err != nil {
+		return fmt.Errorf("find story candidates: %w", err)
+	}
+	rows, _ := res.Query()
+	var p, story int64
+	var raw []byte
+	var at time.Time
+	if _, err := pgx.ForEachRow(rows, []any{&p, &story, &raw, &at}, func() error {
+		if sig, ok := classify.SignatureFromBytes(raw); ok {
+			cands[p] = append(cands[p], candidate{story, sig, at})
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("find story candidates: %w", err)
+	}
+	if _, err := res.Exec(); err != nil {
+		return fmt.Errorf("find story candidates: %w", err)
+	}
+	return nil
+}
+
+// decideStories decides the story of each pending item, in order: the
+// story of the most similar candidate or earlier pending item within the
+// window, or a story of its own.
+func decideStories(pending []*pendingItem, cands [][]candidate, opts StoryOptions) {
+	byBand := map[int64][]*pendingItem{}
+	for i, p := range pending {
+		best, bestSim := int64(0), opts.Threshold
+		var bestEarlier *pendingItem
+		consider := func(story int64, earlier *pendingItem, sig *classify.Signature, at time.Time) {
+			if d := p.at.Sub(at); d > opts.Window || d < -opts.Window {
+				return
+			}
+			// The most similar wins; among equals, the older story.
+			sim := classify.Similarity(&p.sig, sig)
+			if sim > bestSim || sim == bestSim && best == 0 && bestEarlier == nil ||
+				sim == bestSim && story != 0 && best != 0 && story < best {
+				best, bestEarlier, bestSim = story, earlier, sim
+			}
+		}
+		if p.hasSig {
+			for _, c := range cands[i] {
+				consider(c.story, nil, &c.sig, c.at)
+			}
+			done := map[*pendingItem]bool{}
+			for _, b := range p.bands {
+				for _, e := range byBand[b] {
+					if !done[e] {
+						done[e] = true
+						consider(0, e, &e.sig, e.at)
+					}
+				}
+			}
+			for _, b := range p.bands {
+				byBand[b] = append(byBand[b], p)
+			}
+		}
+		switch {
+		case bestEarlier != nil:
+			p.follows = bestEarlier
+		case best != 0:
+			p.story = best
+		default:
+			p.newStory = true
+		}
+	}
 }
 
 // Story is one story as the review sees it: its origin's title and link,

@@ -2,8 +2,11 @@ package storage_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wirewatch/wirewatch/classify"
 	"github.com/wirewatch/wirewatch/storage"
@@ -40,15 +43,17 @@ func storyOf(t *testing.T, s *storage.Store, key string) int64 {
 	return 0
 }
 
-// Copies of one story in several outlets become one story, whose origin is
-// the copy seen first; other stories, and copies too far apart in time, do
-// not join it. Copies stored by polls that ran at the same time still meet.
+// Copies of one story in several outlets become one story as they are
+// stored, whose origin is the copy seen first; other stories, and copies
+// too far apart in time, do not join it. Copies stored by polls that end
+// at the same time still meet.
 func TestStories(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, pool := storagetest.MigratedSchema(t)
 	s := storage.New(pool)
 	a, b, c := newFeed(t, s, "https://a.example/rss"), newFeed(t, s, "https://b.example/rss"), newFeed(t, s, "https://c.example/rss")
+	d := newFeed(t, s, "https://d.example/rss")
 	t0 := time.Date(2020, 5, 7, 16, 0, 0, 0, time.UTC)
 
 	save := func(f storage.Feed, items ...storage.Item) {
@@ -57,24 +62,30 @@ func TestStories(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Three outlets store their copies before stories are assigned, as
-	// concurrent polls would.
 	save(a, storyItem("https://a.example/1", "US says Russia working with Assad to move fighters to Libya", body, t0))
-	save(b, storyItem("https://b.example/1", "UPDATE 1-US says Russia working with Assad to move fighters to Libya", "WASHINGTON (Wire) - "+body, t0.Add(time.Hour)))
-	save(c, storyItem("https://c.example/9", "Libya's oil output falls as blockade bites", "Output fell below 100,000 barrels a day after eastern forces shut export terminals, the oil company said.", t0))
-	if n, err := s.AssignStories(ctx, stories); err != nil || n != 3 {
-		t.Fatalf("AssignStories = %d, %v", n, err)
+	// Two outlets whose polls end together: stored in one transaction.
+	var wg sync.WaitGroup
+	for _, p := range []storage.Poll{
+		okPoll(b, storyItem("https://b.example/1", "UPDATE 1-US says Russia working with Assad to move fighters to Libya", "WASHINGTON (Wire) - "+body, t0.Add(time.Hour))),
+		okPoll(d, storyItem("https://d.example/1", "Russia, Assad move fighters to Libya, US says", body+" Moscow denies it.", t0.Add(time.Hour))),
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.SavePoll(ctx, p); err != nil {
+				t.Error(err)
+			}
+		}()
 	}
+	wg.Wait()
+	save(c, storyItem("https://c.example/9", "Libya's oil output falls as blockade bites", "Output fell below 100,000 barrels a day after eastern forces shut export terminals, the oil company said.", t0))
 	// A later copy joins through the band index; one published ten days
 	// later is a story of its own.
 	save(c, storyItem("https://c.example/1", "US says Russia working with Assad to send fighters to Libya | C News", body, t0.Add(2*time.Hour)))
 	save(c, storyItem("https://c.example/2", "US says Russia working with Assad to move fighters to Libya", body, t0.Add(10*24*time.Hour)))
-	if _, err := s.AssignStories(ctx, stories); err != nil {
-		t.Fatal(err)
-	}
 
 	origin := storyOf(t, s, "https://a.example/1")
-	for _, k := range []string{"https://b.example/1", "https://c.example/1"} {
+	for _, k := range []string{"https://b.example/1", "https://d.example/1", "https://c.example/1"} {
 		if got := storyOf(t, s, k); got != origin {
 			t.Errorf("%s: story %d, want %d", k, got, origin)
 		}
@@ -92,17 +103,61 @@ func TestStories(t *testing.T) {
 		if st.ID != origin {
 			continue
 		}
-		if st.Title != "US says Russia working with Assad to move fighters to Libya" || st.OutletsCount != 3 || len(st.Items) != 3 {
+		if st.Title != "US says Russia working with Assad to move fighters to Libya" || st.OutletsCount != 4 || len(st.Items) != 4 {
 			t.Fatalf("story = %+v", st)
 		}
 	}
 	var inView int
-	if err := pool.QueryRow(ctx, "SELECT outlets_count FROM new_stories WHERE id = $1", origin).Scan(&inView); err != nil || inView != 3 {
+	if err := pool.QueryRow(ctx, "SELECT outlets_count FROM new_stories WHERE id = $1", origin).Scan(&inView); err != nil || inView != 4 {
 		t.Fatalf("new_stories outlets_count = %d, %v", inView, err)
 	}
 	// Nothing is left to assign.
 	if n, err := s.AssignStories(ctx, stories); err != nil || n != 0 {
+		t.Fatalf("AssignStories = %d, %v", n, err)
+	}
+}
+
+// Items an older version stored without a story are put in theirs by
+// AssignStories, with the rules of new items.
+func TestAssignStoriesToItemsLeftWithout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := storagetest.MigratedSchema(t)
+	s := storage.New(pool)
+	a, b, c := newFeed(t, s, "https://a.example/rss"), newFeed(t, s, "https://b.example/rss"), newFeed(t, s, "https://c.example/rss")
+	t0 := time.Date(2020, 5, 7, 16, 0, 0, 0, time.UTC)
+	for _, p := range []storage.Poll{
+		okPoll(a, storyItem("https://a.example/1", "US says Russia working with Assad to move fighters to Libya", body, t0)),
+		okPoll(b, storyItem("https://b.example/1", "UPDATE 1-US says Russia working with Assad to move fighters to Libya", "WASHINGTON (Wire) - "+body, t0.Add(time.Hour))),
+		okPoll(c, storyItem("https://c.example/9", "Libya's oil output falls as blockade bites", "Output fell below 100,000 barrels a day after eastern forces shut export terminals.", t0)),
+	} {
+		if _, err := s.SavePoll(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forgetStories(t, pool, false)
+	if n, err := s.AssignStories(ctx, stories); err != nil || n != 3 {
+		t.Fatalf("AssignStories = %d, %v", n, err)
+	}
+	if storyOf(t, s, "https://a.example/1") != storyOf(t, s, "https://b.example/1") ||
+		storyOf(t, s, "https://a.example/1") == storyOf(t, s, "https://c.example/9") {
+		t.Fatal("stories assigned wrong")
+	}
+	if n, err := s.AssignStories(ctx, stories); err != nil || n != 0 {
 		t.Fatalf("second AssignStories = %d, %v", n, err)
+	}
+}
+
+// forgetStories makes the stored items look as an older version left them:
+// without a story and, with fingerprints set, without a fingerprint.
+func forgetStories(t *testing.T, pool *pgxpool.Pool, fingerprints bool) {
+	t.Helper()
+	sql := "UPDATE items SET story_id = NULL"
+	if fingerprints {
+		sql += ", signature = NULL, bands = NULL"
+	}
+	if _, err := pool.Exec(context.Background(), sql+"; DELETE FROM stories"); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -157,6 +212,7 @@ func TestStoriesBackfillFingerprints(t *testing.T) {
 	if _, err := s.SavePoll(ctx, okPoll(b, old("https://b.example/1", "UPDATE 1-US says Russia working with Assad"))); err != nil {
 		t.Fatal(err)
 	}
+	forgetStories(t, pool, true)
 	if _, err := s.AssignStories(ctx, stories); err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wirewatch/wirewatch/classify"
+	"github.com/wirewatch/wirewatch/storage"
 )
 
 func main() {
@@ -492,20 +493,31 @@ func readFeeds(ctx context.Context, conn *pgx.Conn, faults map[string]string) ([
 // readStored reads every item as wirewatch stored it under the feed it was
 // first seen in: the matching ones and the unmatched ones it keeps.
 func readStored(ctx context.Context, conn *pgx.Conn) ([]stored, error) {
-	rows, err := conn.Query(ctx, `
-		SELECT feed_id, key, link, title, true FROM items
-		UNION ALL
-		SELECT feed_id, key, link, title, false FROM unmatched_items`)
+	rows, err := conn.Query(ctx, `SELECT feed_id, key, link, title, true FROM items`)
 	if err != nil {
 		return nil, err
 	}
 	var out []stored
 	var s stored
-	_, err = pgx.ForEachRow(rows, []any{&s.feedID, &s.key, &s.link, &s.title, &s.matched}, func() error {
+	if _, err = pgx.ForEachRow(rows, []any{&s.feedID, &s.key, &s.link, &s.title, &s.matched}, func() error {
 		out = append(out, s)
 		return nil
-	})
-	return out, err
+	}); err != nil {
+		return nil, err
+	}
+	// Kept items have no stored key: storage works it out as rematch would.
+	store := storage.New(conn)
+	var after int64
+	for {
+		page, err := store.RetainedItems(ctx, time.Time{}, time.Time{}, false, after, 5000)
+		if err != nil || len(page) == 0 {
+			return out, err
+		}
+		for _, r := range page {
+			out = append(out, stored{feedID: r.FeedID, key: r.Key, link: r.Link, title: r.Title})
+		}
+		after = page[len(page)-1].ID
+	}
 }
 
 // sighting is a matching item seen in a feed.

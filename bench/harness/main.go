@@ -512,7 +512,7 @@ func (a pgActivity) minus(b pgActivity) pgActivity {
 }
 
 // tables are those a poll writes, for the row counts of a cold ingest.
-var tables = []string{"items", "unmatched_items", "item_sightings", "matches", "match_hits", "stories", "polls", "feeds"}
+var tables = []string{"items", "unmatched_batches", "item_sightings", "matches", "match_hits", "stories", "polls", "feeds"}
 
 // rowCounts counts the rows of the tables in the newest schema.
 func (h *harness) rowCounts(ctx context.Context) []tableRows {

@@ -254,7 +254,7 @@ func (r *report) writeCold(w func(string, ...any)) {
 		}
 		w("; rows it left: %s", strings.Join(parts, ", "))
 	}
-	w(". (`unmatched_items` keeps the text of the items that matched nothing, for `rematch`: `retention.unmatched`, 7 days by default.)\n\n")
+	w(". (`unmatched_batches` keeps the text of the items that matched nothing, one row per poll, for `rematch`: `retention.unmatched`, 7 days by default.)\n\n")
 	w("The CPU target was set on a machine where gofeed alone takes %.1f CPU s for this ingest (and 2.8 s of wall time; a well-known peer takes 7.7 s wall, 8.2 CPU s and 5.5 s in PostgreSQL, with a peak of 33 MB): %.2f s is %.2f times gofeed alone there. The row \"÷ the baseline's\" holds this machine to the same share.\n\n",
 		referenceGofeedCPU, targetColdCPU, share)
 }

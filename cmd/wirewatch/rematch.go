@@ -89,7 +89,7 @@ marked found_by = rematch. Run it after adding a term to find last week's items 
 				}
 			}
 			if len(found) > 0 {
-				n, m, err := store.SaveRematch(ctx, found)
+				n, m, err := store.SaveRematch(ctx, found, storyOptions(cfg))
 				if err != nil {
 					return err
 				}
