@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,32 @@ type Poller struct {
 	References *References
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
+}
+
+// cpuWork bounds the polls that parse and match at once to the CPUs the
+// process may use. Those steps only compute, so more at once would not be
+// faster, and each holds a whole parsed feed in memory; fetching, which
+// mostly waits, is bounded by fetch.concurrency instead.
+var cpuWork = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+// cpuTurn is one poll's hold on cpuWork.
+type cpuTurn struct{ held bool }
+
+func (c *cpuTurn) begin(ctx context.Context) error {
+	select {
+	case cpuWork <- struct{}{}:
+		c.held = true
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *cpuTurn) end() {
+	if c.held {
+		<-cpuWork
+		c.held = false
+	}
 }
 
 // Report says what one poll did, for the log line at the end of the job.
@@ -88,11 +115,16 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed, sched cron.Schedul
 	}
 	var parsed *Feed
 	var bodyHash string
+	cpu := cpuTurn{}
+	defer cpu.end()
 	switch {
 	case err != nil:
 	case resp.NotModified:
 		rec.Outcome = storage.OutcomeNotModified
 	default:
+		if err = cpu.begin(ctx); err != nil {
+			break
+		}
 		bodyHash = hashBody(resp.Body, p.Matcher.Fingerprint())
 		if bodyHash == feed.BodyHash {
 			// Same bytes as last time (a server without validators) and the
@@ -127,6 +159,7 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed, sched cron.Schedul
 		rec.SeenItems = encodeDigests(digests)
 		rec.Items, rec.Unmatched = p.classify(feed, parsed, seenBefore(feed.SeenItems, digests))
 	}
+	cpu.end()
 	if resp != nil {
 		// The poll starts when its request goes out: the wait for a turn at
 		// the host is politeness, not the feed's slowness, and it counts in
