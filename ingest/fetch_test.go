@@ -230,3 +230,55 @@ func TestParse(t *testing.T) {
 		})
 	}
 }
+
+// A released body's buffer is read into by the next fetch: nothing parsed
+// from the first body may still point into it.
+func TestReleasedBodyLeavesParsedItemsAlone(t *testing.T) {
+	t.Parallel()
+	other := strings.NewReplacer("Haftar forces advance on Tripoli", "XXXXXX XXXXXX XXXXXXX XX XXXXXXX",
+		"Markets rally", "XXXXXXXXXXXXX", "wire.example", "xxxx.xxxxxxx").Replace(rssFeed)
+	for _, format := range []string{"rss", "json"} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			first, second := rssFeed, other
+			if format == "json" {
+				first = `{"version": "https://jsonfeed.org/version/1.1", "title": "Test Wire", "items": [
+					{"id": "a", "url": "https://wire.example/a", "title": "Haftar forces advance on Tripoli",
+					 "content_html": "<p>Forces loyal to Khalifa Haftar moved west.</p>"}]}`
+				second = strings.Repeat("x", len(first))
+			}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/second" {
+					w.Write([]byte(second))
+					return
+				}
+				w.Write([]byte(first))
+			}))
+			t.Cleanup(srv.Close)
+			f := testFetcher()
+			resp, err := f.Fetch(context.Background(), srv.URL+"/first", Validators{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			feed, err := Parse(resp.Body, resp.ContentType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Release()
+			if resp.Body != nil {
+				t.Fatal("Release left the body")
+			}
+			for range 3 { // the pool may hand out another buffer first
+				r, err := f.Fetch(context.Background(), srv.URL+"/second", Validators{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.Release()
+			}
+			if it := feed.Items[0]; feed.Title != "Test Wire" || it.Title != "Haftar forces advance on Tripoli" ||
+				it.Link != "https://wire.example/a" || !strings.Contains(it.Summary+it.Content, "Khalifa Haftar") {
+				t.Fatalf("parsed feed changed after its body was released: %+v", feed)
+			}
+		})
+	}
+}

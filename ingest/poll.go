@@ -109,6 +109,7 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed, sched cron.Schedul
 	validators, unconditional := p.Policy.validatorsFor(feed, started)
 	rec.Unconditional = unconditional
 	resp, err = p.Fetcher.Fetch(ctx, feed.PollURL(), validators)
+	defer resp.Release()
 	if resp != nil {
 		rec.HTTPStatus = resp.Status
 		rec.Bytes = int64(len(resp.Body))
@@ -159,6 +160,8 @@ func (p *Poller) Poll(ctx context.Context, feed storage.Feed, sched cron.Schedul
 		rec.SeenItems = encodeDigests(digests)
 		rec.Items, rec.Unmatched = p.classify(feed, parsed, seenBefore(feed.SeenItems, digests))
 	}
+	// Parsed: nothing refers to the body any more.
+	resp.Release()
 	cpu.end()
 	if resp != nil {
 		// The poll starts when its request goes out: the wait for a turn at
