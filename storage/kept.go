@@ -18,11 +18,13 @@ import (
 
 // keepUnmatched writes the unmatched items of one poll of feedID as a
 // batch. It is written on its own, before the poll's record and outside
-// its transaction: the polls that end together are stored by one writer
-// in turn, and the kept text, nearly all a poll writes, would hold up the
-// others. The order keeps nothing from being lost: if the record is never
-// written, the feed's seen items stay as they were, and its next poll
-// keeps the same items again (rematch takes each item once).
+// its transaction: the kept text is nearly all a poll writes, and in the
+// group of polls stored together (see pollbatch.go) it would hold up the
+// polls behind it. Grouped in turn, kept batches cost the database no less
+// and held more memory while they waited. The order keeps nothing from
+// being lost: if the record is never written, the feed's seen items stay
+// as they were, and its next poll keeps the same items again (rematch
+// takes each item once).
 func (s *Store) keepUnmatched(ctx context.Context, feedID int64, items []Item) error {
 	if _, err := s.db.Exec(ctx, `INSERT INTO unmatched_batches (feed_id, item_count, items) VALUES ($1, $2, $3)`,
 		feedID, len(items), encodeKept(items)); err != nil {
