@@ -89,7 +89,9 @@ func collectFeeds(rows pgx.Rows) ([]Feed, error) {
 // SyncFeeds makes the feeds table agree with the configuration: new feeds
 // are added, names updated, and feeds no longer configured are marked
 // in_config = false (their history stays). It returns the configured feeds in
-// the order given.
+// the order given, with their ID, URL, Name and Title only: the state a
+// poll needs comes with the claim that starts it (ClaimMany), fresh, and
+// reading it here for ten thousand feeds took a tenth of a round of 304s.
 func (s *Store) SyncFeeds(ctx context.Context, specs []FeedSpec) ([]Feed, error) {
 	urls := make([]string, len(specs))
 	names := make([]string, len(specs))
@@ -110,13 +112,18 @@ func (s *Store) SyncFeeds(ctx context.Context, specs []FeedSpec) ([]Feed, error)
 			return fmt.Errorf("sync feeds: %w", err)
 		}
 		rows, err := tx.db.Query(ctx, `
-			SELECT `+feedColumns+` FROM feeds
+			SELECT id, url, name, title FROM feeds
 			JOIN unnest($1::text[]) WITH ORDINALITY AS c(url, ord) USING (url)
 			ORDER BY c.ord`, urls)
 		if err != nil {
 			return fmt.Errorf("sync feeds: %w", err)
 		}
-		feeds, err = collectFeeds(rows)
+		feeds = make([]Feed, 0, len(urls))
+		var f Feed
+		_, err = pgx.ForEachRow(rows, []any{&f.ID, &f.URL, &f.Name, &f.Title}, func() error {
+			feeds = append(feeds, f)
+			return nil
+		})
 		return err
 	})
 	return feeds, err

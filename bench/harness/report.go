@@ -338,7 +338,7 @@ func (r *report) writeSave(w func(string, ...any)) {
 	if len(r.save) == 0 {
 		return
 	}
-	w("### Storing new matches\n\n`BenchmarkSaveMatches` in storage, `-benchtime %s -count %d`: new matches stored per second by `SavePoll` (the poll's rows sent as arrays, a handful of statements), beside one INSERT per row (item, sighting, match, hit), one transaction per poll either way; stories not assigned.\n\n",
+	w("### Storing new matches\n\n`BenchmarkSaveMatches` in storage, `-benchtime %s -count %d`: new matches stored per second by `SavePoll` (the poll's rows sent as arrays, a handful of statements in two round trips), beside one INSERT per row (item, sighting, match, hit, story), one transaction per poll either way; each new item is put in its story either way.\n\n",
 		r.opt.saveTime, r.opt.runs)
 	w("| new matches per poll | batched (SavePoll) | one INSERT per row | batched / row by row |\n|---:|---:|---:|---:|\n")
 	for _, s := range r.save {
@@ -383,7 +383,7 @@ var stages = [][2]string{
 	{"main.openPipeline", "start-up: configuration, database, feed list"},
 	{"storage.Migrate", "schema migrations"},
 	{"storage.(*Store).SyncFeeds", "recording the feed list"},
-	{"storage.(*Store).Claim", "claiming a feed (a transaction)"},
+	{"storage.(*Store).ClaimMany", "claiming due feeds"},
 	{"ingest.(*Fetcher).Fetch", "fetching: HTTP, gunzip"},
 	{"ingest.hashBody", "hashing the body"},
 	{"ingest.Parse", "parsing: encoding checks and gofeed"},
@@ -395,10 +395,11 @@ var stages = [][2]string{
 	{"classify.ContentHash", "of which content hashes"},
 	{"classify.StripHTML", "of which HTML stripping"},
 	{"classify.Fingerprint", "of which fingerprints"},
-	{"storage.(*Store).SavePoll", "storing the poll (a transaction)"},
-	{"storage.(*Store).AssignStories", "story assignment"},
-	{"jackc/pgx/v5/pgxpool.(*Pool).BeginTx", "BEGIN of the transactions"},
-	{"jackc/pgx/v5/pgxpool.(*Tx).Commit", "COMMIT of the transactions"},
+	{"storage.(*Store).SavePoll", "storing the poll, by the poll"},
+	{"storage.(*Store).keepUnmatched", "of which keeping the unmatched items"},
+	{"storage.encodeKept", "of which their JSON"},
+	{"storage.(*Store).writeQueued", "storing polls in groups: items, stories, records"},
+	{"storage.(*Store).AssignStories", "stories left unassigned (none, after new items)"},
 	{"runtime.schedule", "goroutine scheduling"},
 	{"net/http.(*persistConn).readLoop", "HTTP client reading"},
 	{"runtime.gcBgMarkWorker", "garbage collection, background"},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/robfig/cron/v3"
 
 	"github.com/wirewatch/wirewatch/classify"
 	"github.com/wirewatch/wirewatch/config"
@@ -158,11 +159,15 @@ func setupFeeds(ctx context.Context, cfg *config.Config, store *storage.Store) (
 		return nil, err
 	}
 	out := make([]ingest.ScheduledFeed, len(feeds))
+	parsed := map[string]cron.Schedule{} // most feeds share a schedule
 	for i, f := range feeds {
 		spec := cfg.FeedSchedule(cfg.Feeds[i])
-		sched, err := config.ParseSchedule(spec) // validated by config already
-		if err != nil {
-			return nil, err
+		sched, ok := parsed[spec]
+		if !ok {
+			if sched, err = config.ParseSchedule(spec); err != nil { // validated by config already
+				return nil, err
+			}
+			parsed[spec] = sched
 		}
 		out[i] = ingest.ScheduledFeed{Feed: f, Schedule: sched, Spec: spec}
 	}
