@@ -164,7 +164,18 @@ func (s *Store) savePolls(ctx context.Context, polls []Poll) ([]Saved, error) {
 // recordPolls writes the records of polls (of different feeds) and their
 // feeds' new states in one statement, saved[i] being what polls[i] stored.
 func (s *Store) recordPolls(ctx context.Context, polls []Poll, saved []Saved) error {
-	if _, err := s.db.Exec(ctx, recordSQL, recordArgs(polls, saved)...); err != nil {
+	err := s.pipelined(ctx, func(pl *pipeline) error {
+		res, err := pl.send(ctx, true, func(b *pgx.Batch) { b.Queue(recordSQL, recordArgs(polls, saved)...) })
+		if err != nil {
+			return err
+		}
+		defer res.Close()
+		if _, err := res.Exec(); err != nil {
+			return err
+		}
+		return res.Close()
+	})
+	if err != nil {
 		return fmt.Errorf("record poll: %w", err)
 	}
 	return nil
