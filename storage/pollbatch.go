@@ -14,7 +14,9 @@ import (
 // all (a handful of statements, whatever their number), and the polls that
 // arrive meanwhile go in the next. A poll waits a few milliseconds longer;
 // the database does a fraction of the work. In a steady state nearly every
-// poll is a 304 and the whole group is one statement.
+// poll is a 304 and the whole group is one statement. When a group is one
+// poll, none came while it waited, and the next does not wait: polls that
+// come one at a time are stored at once.
 
 const (
 	recordLinger = 2 * time.Millisecond
@@ -31,6 +33,9 @@ type pollBatch struct {
 	queue   []queuedPoll
 	writing bool
 	room    chan struct{} // a token per poll waiting, up to maxWaiting
+	// alone says the last group was one poll: none came while it waited,
+	// so the next does not wait for company either.
+	alone bool
 }
 
 func newPollBatch() *pollBatch { return &pollBatch{room: make(chan struct{}, maxWaiting)} }
@@ -78,7 +83,12 @@ func (s *Store) saveBatched(ctx context.Context, p Poll) (Saved, error) {
 func (s *Store) writeQueued() {
 	b := s.batch
 	for {
-		time.Sleep(recordLinger)
+		b.mu.Lock()
+		alone := b.alone
+		b.mu.Unlock()
+		if !alone {
+			time.Sleep(recordLinger)
+		}
 		b.mu.Lock()
 		n := groupSize(b.queue)
 		if n == 0 {
@@ -88,6 +98,7 @@ func (s *Store) writeQueued() {
 		}
 		group := b.queue[:n:n]
 		b.queue = b.queue[n:]
+		b.alone = n == 1
 		b.mu.Unlock()
 		polls := make([]Poll, n)
 		for i, q := range group {
