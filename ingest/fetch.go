@@ -5,7 +5,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -114,7 +113,7 @@ type Response struct {
 	// (Cache-Control max-age, or Expires); 0 when it says nothing.
 	CacheFor time.Duration
 
-	buf *bytes.Buffer // Body's, from bodyBuffers
+	buf *[]byte // Body's, from bodyBuffers
 }
 
 // Release gives the body's memory back for the next fetch; Body is nil
@@ -124,10 +123,7 @@ func (r *Response) Release() {
 		return
 	}
 	r.Body = nil
-	if r.buf.Cap() <= maxPooledBody {
-		r.buf.Reset()
-		bodyBuffers.Put(r.buf)
-	}
+	putBody(r.buf)
 	r.buf = nil
 }
 
@@ -135,7 +131,14 @@ func (r *Response) Release() {
 // buffer back once its feed is parsed (Response.Release) saves the next
 // one growing a new buffer from nothing, a copy at each doubling: the
 // bodies were a tenth of all a cold ingest allocated.
-var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var bodyBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+func putBody(buf *[]byte) {
+	if cap(*buf) <= maxPooledBody {
+		*buf = (*buf)[:0]
+		bodyBuffers.Put(buf)
+	}
+}
 
 // maxPooledBody bounds the buffers kept: a rare huge feed's is let go.
 const maxPooledBody = 1 << 20
@@ -224,7 +227,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*Resp
 		}
 		return out, classifyError(ctx, err)
 	}
-	out.Body, out.buf = buf.Bytes(), buf
+	out.Body, out.buf = *buf, buf
 	out.Validators = Validators{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
 	return out, nil
 }
@@ -243,24 +246,46 @@ func (f *Fetcher) fetchFile(u *url.URL) (*Response, error) {
 		}
 		return nil, &FetchError{Kind: KindFile, Err: err}
 	}
-	return &Response{Body: buf.Bytes(), buf: buf, FinalURL: u.String()}, nil
+	return &Response{Body: *buf, buf: buf, FinalURL: u.String()}, nil
 }
 
 // readCapped reads r into a buffer of bodyBuffers, up to limit bytes.
-func readCapped(r io.Reader, limit int64) (*bytes.Buffer, error) {
-	buf := bodyBuffers.Get().(*bytes.Buffer)
-	_, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+// What does not fit in the buffer is read with io.ReadAll, which reads in
+// chunks and copies once, and joined to it: a body cut off at the limit
+// then costs about twice the limit, not the many copies of a buffer grown
+// step by step.
+func readCapped(r io.Reader, limit int64) (*[]byte, error) {
+	buf := bodyBuffers.Get().(*[]byte)
+	b := (*buf)[:0]
+	if cap(b) == 0 {
+		b = make([]byte, 0, 32<<10)
+	}
+	lr := io.LimitReader(r, limit+1)
+	var err error
+	for len(b) < cap(b) {
+		var n int
+		n, err = lr.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			break
+		}
+	}
+	if err == nil {
+		// Full: the rest, if there is any, comes in one piece.
+		var rest []byte
+		if rest, err = io.ReadAll(lr); err == nil {
+			b, err = append(b, rest...), io.EOF
+		}
+	}
+	*buf = b
 	switch {
-	case err != nil:
-	case int64(buf.Len()) > limit:
+	case err != io.EOF:
+	case int64(len(b)) > limit:
 		err = &FetchError{Kind: KindTooLarge, Err: fmt.Errorf("body larger than %d bytes", limit)}
 	default:
 		return buf, nil
 	}
-	if buf.Cap() <= maxPooledBody {
-		buf.Reset()
-		bodyBuffers.Put(buf)
-	}
+	putBody(buf)
 	return nil, err
 }
 

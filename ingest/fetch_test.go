@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -280,5 +281,31 @@ func TestReleasedBodyLeavesParsedItemsAlone(t *testing.T) {
 				t.Fatalf("parsed feed changed after its body was released: %+v", feed)
 			}
 		})
+	}
+}
+
+// readCapped reads whole bodies of every size up to its limit, whether or
+// not they fit the pooled buffer, and refuses a byte more.
+func TestReadCapped(t *testing.T) {
+	t.Parallel()
+	const limit = 100 << 10
+	for _, n := range []int{0, 1, 32<<10 - 1, 32 << 10, 32<<10 + 1, 70 << 10, limit} {
+		want := bytes.Repeat([]byte("0123456789abcdef"), n/16+1)[:n]
+		for range 2 { // a fresh buffer, then a pooled one
+			buf, err := readCapped(iotest.HalfReader(bytes.NewReader(want)), limit)
+			if err != nil || !bytes.Equal(*buf, want) {
+				t.Fatalf("%d bytes: read %d, %v", n, len(*buf), err)
+			}
+			putBody(buf)
+		}
+	}
+	_, err := readCapped(bytes.NewReader(make([]byte, limit+1)), limit)
+	var fe *FetchError
+	if !errors.As(err, &fe) || fe.Kind != KindTooLarge {
+		t.Fatalf("one byte over the limit: %v", err)
+	}
+	_, err = readCapped(iotest.TimeoutReader(bytes.NewReader(make([]byte, 50<<10))), limit)
+	if !errors.Is(err, iotest.ErrTimeout) {
+		t.Fatalf("a failing reader: %v", err)
 	}
 }

@@ -104,7 +104,7 @@ const (
 // round trips of pl; tail queues what else the transaction writes, knowing
 // what became of each item. An item is known when its feed carried its
 // GUID before or when its key is stored; unknown items are inserted once,
-// by the first feed that carries them, into their story (placeInStories),
+// by the first feed that carries them, into their story (decideStories),
 // and every item gets its sighting, matches and hits, each written only if
 // missing. A known item whose content hash changed is updated in place and
 // its revision counted. It returns the number of matches added.
@@ -154,7 +154,7 @@ func (s *Store) storeItems(ctx context.Context, pl *pipeline, feeds []int64, ite
 		return 0, err
 	}
 	ids := make([]int64, len(items))
-	var hashes = make([]string, len(items))
+	hashes := make([]string, len(items))
 	cands := make([][]candidate, len(items))
 	var now time.Time
 	var newIDs []int64
@@ -311,7 +311,7 @@ func (s *Store) storeItems(ctx context.Context, pl *pipeline, feeds []int64, ite
 		return 0, fmt.Errorf("store match hits: %w", err)
 	}
 	if err := res.Close(); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("store items: %w", err)
 	}
 	return tag.RowsAffected(), nil
 }
