@@ -27,13 +27,12 @@ type DBTX interface {
 
 // Store runs wirewatch's queries against a DBTX.
 type Store struct {
-	db      DBTX
-	batch   *pollBatch // nil in a transaction
-	stories *storyRun  // nil in a transaction
+	db    DBTX
+	batch *pollBatch // nil in a transaction
 }
 
 // New returns a Store over db.
-func New(db DBTX) *Store { return &Store{db: db, batch: newPollBatch(), stories: &storyRun{}} }
+func New(db DBTX) *Store { return &Store{db: db, batch: newPollBatch()} }
 
 // WithTx runs fn in a transaction (a savepoint when the store is already in
 // one) and commits when fn returns nil.

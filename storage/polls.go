@@ -127,7 +127,7 @@ func (s *Store) SavePoll(ctx context.Context, p Poll) (saved Saved, err error) {
 // savePolls stores polls of different feeds together, in one transaction,
 // and returns what each stored. Polls without matching items (a 304, an
 // unchanged body, a failure, new items that all matched nothing) are one
-// statement, atomic by itself.
+// statement, in one round trip.
 func (s *Store) savePolls(ctx context.Context, polls []Poll) ([]Saved, error) {
 	saved := make([]Saved, len(polls))
 	var feeds []int64
@@ -162,7 +162,8 @@ func (s *Store) savePolls(ctx context.Context, polls []Poll) ([]Saved, error) {
 }
 
 // recordPolls writes the records of polls (of different feeds) and their
-// feeds' new states in one statement, saved[i] being what polls[i] stored.
+// feeds' new states in one statement, saved[i] being what polls[i] stored:
+// a transaction of its own, for its generic plan (see pipeline).
 func (s *Store) recordPolls(ctx context.Context, polls []Poll, saved []Saved) error {
 	err := s.pipelined(ctx, func(pl *pipeline) error {
 		res, err := pl.send(ctx, true, func(b *pgx.Batch) { b.Queue(recordSQL, recordArgs(polls, saved)...) })

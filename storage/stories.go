@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -75,75 +74,20 @@ func (p *pendingItem) resolve(storyOf map[int64]int64) int64 {
 }
 
 // AssignStories assigns stories until no item is left without one (see
-// assignBatch), and returns how many it assigned. When another poll of
-// this process is assigning already, it returns at once and that one goes
-// round again for the new items; when another instance is, it returns at
-// once too, and that instance takes the new items.
+// assignBatch), and returns how many it assigned. New items get their
+// story as they are stored; this is for items an older version left
+// without one. When another poll or instance is assigning already, it
+// returns at once: that one takes them.
 func (s *Store) AssignStories(ctx context.Context, opts StoryOptions) (int, error) {
 	opts = opts.withDefaults()
-	if !s.stories.begin() {
-		return 0, nil
-	}
 	total := 0
 	for {
 		n, err := s.assignBatch(ctx, opts)
 		total += n
-		switch {
-		case err != nil:
-			s.stories.end()
+		if err != nil || n < opts.Batch {
 			return total, err
-		case n >= opts.Batch:
-		case !s.stories.goOn():
-			return total, nil
 		}
 	}
-}
-
-// storyRun lets one caller of AssignStories at a time in a process do the
-// work: the others only ask it to go round once more, since items they
-// stored may have come after it looked.
-type storyRun struct {
-	mu             sync.Mutex
-	running, asked bool
-}
-
-func (r *storyRun) begin() bool {
-	if r == nil {
-		return true
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.running {
-		r.asked = true
-		return false
-	}
-	r.running = true
-	return true
-}
-
-// goOn reports whether another caller asked for a round since the last,
-// and ends the run if not.
-func (r *storyRun) goOn() bool {
-	if r == nil {
-		return false
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.asked {
-		r.asked = false
-		return true
-	}
-	r.running = false
-	return false
-}
-
-func (r *storyRun) end() {
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	r.running, r.asked = false, false
-	r.mu.Unlock()
 }
 
 // assignBatch puts items that have no story yet into one: the story of

@@ -2,7 +2,7 @@
 // baselines measured in the same run: `make bench` (and, at tiny sizes,
 // `make bench-smoke`, part of `make test`).
 //
-//	DATABASE_URL=... harness [-smoke] [-runs 3] [-write BENCHMARKS.md] [-wirewatch bin/wirewatch] [-full]
+//	DATABASE_URL=... harness [-smoke] [-runs 5] [-write BENCHMARKS.md] [-wirewatch bin/wirewatch] [-full]
 //
 // It serves generated feeds with bench/farm on loopback and measures:
 //
@@ -96,7 +96,7 @@ func main() {
 func run() error {
 	var o options
 	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes and one run of each, to check that the harness works; writes nothing")
-	flag.IntVar(&o.runs, "runs", 3, "runs of each measurement (medians are reported)")
+	flag.IntVar(&o.runs, "runs", 5, "runs of each measurement (medians are reported)")
 	flag.StringVar(&o.write, "write", "", "rewrite the figures section of this file (BENCHMARKS.md)")
 	flag.StringVar(&o.command, "command", "", "the command to cite in the report (default: this one)")
 	flag.StringVar(&o.wirewatch, "wirewatch", "", "the wirewatch binary to measure (default: build one)")
