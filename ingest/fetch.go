@@ -217,6 +217,11 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators) (*Resp
 		}
 		return out, fe
 	}
+	if resp.ContentLength > f.opts.MaxBodySize {
+		// Said up front (and not a size before decompression, which the
+		// transport would have dropped): refused without reading it.
+		return out, &FetchError{Kind: KindTooLarge, Err: fmt.Errorf("body of %d bytes, larger than %d", resp.ContentLength, f.opts.MaxBodySize)}
+	}
 	// The transport has already undone gzip, so the cap applies to the
 	// decompressed size: a small compressed bomb stops here.
 	buf, err := readCapped(resp.Body, f.opts.MaxBodySize)
@@ -270,17 +275,22 @@ func readCapped(r io.Reader, limit int64) (*[]byte, error) {
 			break
 		}
 	}
+	size := len(b)
 	if err == nil {
-		// Full: the rest, if there is any, comes in one piece.
+		// Full: the rest, if there is any, comes in one piece, joined to
+		// the buffer only if the whole body is within the limit.
 		var rest []byte
 		if rest, err = io.ReadAll(lr); err == nil {
-			b, err = append(b, rest...), io.EOF
+			err, size = io.EOF, size+len(rest)
+			if int64(size) <= limit {
+				b = append(b, rest...)
+			}
 		}
 	}
 	*buf = b
 	switch {
 	case err != io.EOF:
-	case int64(len(b)) > limit:
+	case int64(size) > limit:
 		err = &FetchError{Kind: KindTooLarge, Err: fmt.Errorf("body larger than %d bytes", limit)}
 	default:
 		return buf, nil

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -98,6 +99,10 @@ func TestFetchFailures(t *testing.T) {
 	mux.HandleFunc("/500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) })
 	mux.HandleFunc("/404", http.NotFound)
 	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) { w.Write(bytes.Repeat([]byte("x"), 2<<20)) })
+	mux.HandleFunc("/big-declared", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(2<<20))
+		w.Write(bytes.Repeat([]byte("x"), 2<<20))
+	})
 	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop2", http.StatusFound) })
 	mux.HandleFunc("/loop2", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop", http.StatusFound) })
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
@@ -125,15 +130,16 @@ func TestFetchFailures(t *testing.T) {
 		kind   string
 		status int
 	}{
-		"server error":       {srv.URL + "/500", KindHTTP, 500},
-		"not found":          {srv.URL + "/404", KindHTTP, 404},
-		"too large":          {srv.URL + "/big", KindTooLarge, 200},
-		"redirect loop":      {srv.URL + "/loop", KindRedirect, 0},
-		"timeout":            {srv.URL + "/slow", KindTimeout, 0},
-		"cut mid-body":       {srv.URL + "/cut", KindNetwork, 200},
-		"connection refused": {refused, KindConnect, 0},
-		"no such file":       {"file:///nonexistent/feed.xml", KindFile, 0},
-		"bad scheme":         {"gopher://example.com/", KindRequest, 0},
+		"server error":        {srv.URL + "/500", KindHTTP, 500},
+		"not found":           {srv.URL + "/404", KindHTTP, 404},
+		"too large":           {srv.URL + "/big", KindTooLarge, 200},
+		"too large, declared": {srv.URL + "/big-declared", KindTooLarge, 200},
+		"redirect loop":       {srv.URL + "/loop", KindRedirect, 0},
+		"timeout":             {srv.URL + "/slow", KindTimeout, 0},
+		"cut mid-body":        {srv.URL + "/cut", KindNetwork, 200},
+		"connection refused":  {refused, KindConnect, 0},
+		"no such file":        {"file:///nonexistent/feed.xml", KindFile, 0},
+		"bad scheme":          {"gopher://example.com/", KindRequest, 0},
 	}
 	f := testFetcher()
 	for name, tc := range tests {
