@@ -255,9 +255,10 @@ func (f *Fetcher) fetchFile(u *url.URL) (*Response, error) {
 }
 
 // readCapped reads r into a buffer of bodyBuffers, up to limit bytes.
-// What does not fit in the buffer is read with io.ReadAll, which reads in
-// chunks and copies once, and joined to it: a body cut off at the limit
-// then costs about twice the limit, not the many copies of a buffer grown
+// What does not fit in the buffer is read in chunks of growing size and
+// copied once, to join the buffer, only if the whole body is within the
+// limit: a body refused for its size holds the limit at most, and a big
+// one read whole twice its size, not the many copies of a buffer grown
 // step by step.
 func readCapped(r io.Reader, limit int64) (*[]byte, error) {
 	buf := bodyBuffers.Get().(*[]byte)
@@ -266,25 +267,28 @@ func readCapped(r io.Reader, limit int64) (*[]byte, error) {
 		b = make([]byte, 0, 32<<10)
 	}
 	lr := io.LimitReader(r, limit+1)
-	var err error
-	for len(b) < cap(b) {
-		var n int
-		n, err = lr.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err != nil {
-			break
-		}
-	}
+	b, err := fill(lr, b)
 	size := len(b)
 	if err == nil {
-		// Full: the rest, if there is any, comes in one piece, joined to
-		// the buffer only if the whole body is within the limit.
-		var rest []byte
-		if rest, err = io.ReadAll(lr); err == nil {
-			err, size = io.EOF, size+len(rest)
-			if int64(size) <= limit {
-				b = append(b, rest...)
+		var chunks [][]byte
+		// The first chunk is small: once the buffer has grown to a feed's
+		// size, the next body of that feed often fills it exactly.
+		for next := int64(512); err == nil && int64(size) <= limit; next *= 2 {
+			var c []byte
+			c, err = fill(lr, make([]byte, 0, min(next, limit+1-int64(size))))
+			chunks = append(chunks, c)
+			size += len(c)
+		}
+		if err == nil {
+			err = io.EOF // over the limit; the rest is not read
+		}
+		if err == io.EOF && int64(size) <= limit && size > len(b) {
+			whole := make([]byte, 0, size)
+			whole = append(whole, b...)
+			for _, c := range chunks {
+				whole = append(whole, c...)
 			}
+			b = whole
 		}
 	}
 	*buf = b
@@ -297,6 +301,18 @@ func readCapped(r io.Reader, limit int64) (*[]byte, error) {
 	}
 	putBody(buf)
 	return nil, err
+}
+
+// fill reads into b until it is full, r fails or r ends (io.EOF).
+func fill(r io.Reader, b []byte) ([]byte, error) {
+	for len(b) < cap(b) {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			return b, err
+		}
+	}
+	return b, nil
 }
 
 // refusePrivate is a net.Dialer Control function that refuses addresses a

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -313,5 +314,24 @@ func TestReadCapped(t *testing.T) {
 	_, err = readCapped(iotest.TimeoutReader(bytes.NewReader(make([]byte, 50<<10))), limit)
 	if !errors.Is(err, iotest.ErrTimeout) {
 		t.Fatalf("a failing reader: %v", err)
+	}
+}
+
+// A body refused for its size costs about the limit in memory, not twice
+// it: what was read is never copied. Not parallel, so that the
+// allocation counter counts this test's alone.
+func TestReadCappedRefusedCostsTheLimit(t *testing.T) {
+	const limit = 8 << 20
+	body := make([]byte, 3*limit)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := readCapped(bytes.NewReader(body), limit)
+	runtime.ReadMemStats(&after)
+	var fe *FetchError
+	if !errors.As(err, &fe) || fe.Kind != KindTooLarge {
+		t.Fatalf("over the limit: %v", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > limit*3/2 {
+		t.Fatalf("refusing a body over a limit of %d MiB allocated %.1f MiB", limit>>20, float64(got)/(1<<20))
 	}
 }
