@@ -92,9 +92,9 @@ corpus-check:
 # Every benchmark beside its baseline from the same run (bench/harness, see
 # BENCHMARKS.md): a generated feed farm on loopback, cold ingest, steady
 # state, memory of the daemon, matching, storing and story clustering, on a
-# throwaway PostgreSQL. About 12 minutes on 2 cores; prints the table and
+# throwaway PostgreSQL. About 6 minutes on 2 cores; prints the table and
 # rewrites the "Latest make bench" section of BENCHMARKS.md. BENCH_FULL=1
-# adds story clustering with 1,000,000 items stored (one run, about 15
+# adds story clustering with 1,000,000 items stored (one run, about 4
 # minutes more).
 bench: build
 	$(DEVDB) with -- $(GO) run ./bench/harness -wirewatch $(WIREWATCH) -write BENCHMARKS.md -command 'make bench'
@@ -121,7 +121,8 @@ bench-match:
 	$(GO) test -run XXX -bench . -benchtime 2s -count 6 -cpu 1 ./classify
 
 # Time to store a poll's new items with 10k, 100k and 1M items stored; takes
-# about half an hour, most of it generating the million rows.
+# about a quarter of an hour, most of it generating the million rows, three
+# times.
 bench-stories: $(DEVDB)
 	$(DEVDB) with -- $(GO) test -run XXX -bench StoreNewItems -benchtime 100x -count 3 -timeout 90m ./storage
 

@@ -150,7 +150,7 @@ func (h *harness) stories(ctx context.Context) error {
 		return err
 	}
 	if h.opt.full {
-		// Generating a million items takes about 15 minutes: one run.
+		// Generating a million items takes minutes: one run.
 		more, err := h.goBench(ctx, "storage", nil, `StoreNewItems/^stored=1000000$`, h.opt.storyTime, "1")
 		if err != nil {
 			return err
