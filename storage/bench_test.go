@@ -16,10 +16,11 @@ import (
 )
 
 // BenchmarkStoreNewItems measures storing a poll's new matching items,
-// each put in its story as it is stored, with 10,000, 100,000 and 1,000,000 items already
-// stored (generated directly into the database, with signatures, band keys,
-// stories and sightings, published over the last week). The figure is the
-// time per new item; it should not grow with the store.
+// each put in its story as it is stored, with 10,000, 100,000 and
+// 1,000,000 items already stored (generated directly into the database,
+// with signatures, band keys, stories and sightings, published over the
+// last week). The figure is the time per new item; it should not grow with
+// the store.
 //
 //	make bench-stories
 func BenchmarkStoreNewItems(b *testing.B) {

@@ -53,7 +53,11 @@ func (p *pipeline) send(ctx context.Context, last bool, queue func(*pgx.Batch)) 
 	p.sent = true
 	res := p.db.SendBatch(ctx, b)
 	if first {
-		for range 1 + btoi(p.own) {
+		opened := 1 // SET LOCAL
+		if p.own {
+			opened++ // BEGIN
+		}
+		for range opened {
 			if _, err := res.Exec(); err != nil {
 				res.Close()
 				return nil, fmt.Errorf("begin: %w", err)
@@ -61,13 +65,6 @@ func (p *pipeline) send(ctx context.Context, last bool, queue func(*pgx.Batch)) 
 		}
 	}
 	return res, nil
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // pipelined runs fn in a transaction sent as a pipeline: on a connection

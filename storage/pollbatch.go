@@ -112,26 +112,26 @@ func (s *Store) writeQueued() {
 			// poll must not cost the others theirs.
 			for _, q := range group {
 				one, err := s.savePolls(ctx, []Poll{q.poll})
-				if err != nil {
-					q.done <- savedOrErr{err: err}
-				} else {
-					q.done <- savedOrErr{saved: one[0]}
-				}
+				q.reply(one, 0, err)
 			}
-			cancel()
-			b.leave(n)
-			continue
+		} else {
+			for i, q := range group {
+				q.reply(saved, i, err)
+			}
 		}
 		cancel()
-		for i, q := range group {
-			if err != nil {
-				q.done <- savedOrErr{err: err}
-			} else {
-				q.done <- savedOrErr{saved: saved[i]}
-			}
-		}
 		b.leave(n)
 	}
+}
+
+// reply tells the poll waiting for q that it is stored as saved[i], or
+// why it is not.
+func (q queuedPoll) reply(saved []Saved, i int, err error) {
+	if err != nil {
+		q.done <- savedOrErr{err: err}
+		return
+	}
+	q.done <- savedOrErr{saved: saved[i]}
 }
 
 // leave makes room for n more polls.

@@ -100,10 +100,9 @@ func (s *Store) keptItems(ctx context.Context, since time.Time, until *time.Time
 
 // SaveRematch stores what a rematch found, in one transaction: kept
 // unmatched items that match now become items (found by rematch, in their
-// stories as stories says), and
-// stored items get the matches they did not have. A kept item stays kept
-// (rematching it again finds it stored). It returns the number of items
-// newly stored and of matches added.
+// stories as stories says), and stored items get the matches they did not
+// have. A kept item stays kept (rematching it again finds it stored). It
+// returns the number of items newly stored and of matches added.
 func (s *Store) SaveRematch(ctx context.Context, found []Retained, stories StoryOptions) (newItems int, newMatches int64, err error) {
 	// A feed's edited item is kept once per version, oldest first: the
 	// last one stands for it.

@@ -237,8 +237,8 @@ func placement(pending []*pendingItem) placed {
 			pl.story[i] = &root.story
 		case root == p:
 			pl.origins = append(pl.origins, p.id)
-			ord[p] = int64(len(pl.origins))
-			n := ord[p]
+			n := int64(len(pl.origins))
+			ord[p] = n
 			pl.starts[i] = &n
 		default:
 			n := ord[root]
