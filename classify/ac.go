@@ -195,21 +195,5 @@ func (a *automaton) scanWords(text []byte, dst []found) []found {
 	return dst
 }
 
-// scan appends every occurrence of every pattern in text to dst, in order
-// of their end offsets.
-func (a *automaton) scan(text []byte, dst []found) []found {
-	s := uint32(0)
-	delta, classes, maxMatch := a.delta, &a.classes, a.maxMatch
-	for i, c := range text {
-		s = delta[s+uint32(classes[c])]
-		if s-1 < maxMatch { // 1 <= s <= maxMatch, as one unsigned compare
-			for _, p := range a.out[s/a.stride] {
-				dst = append(dst, found{p, int32(i + 1)})
-			}
-		}
-	}
-	return dst
-}
-
 // size is the memory the transition table takes, in bytes.
 func (a *automaton) size() int { return len(a.delta) * 4 }

@@ -385,12 +385,6 @@ func Normalize(s string) string {
 	return string(a.norm)
 }
 
-// wordPos returns the index of the word that norm[b] belongs to and the
-// number of runes before b.
-func wordPos(norm []byte, b int) (word, runes int) {
-	return bytes.Count(norm[:b], []byte{' '}), utf8.RuneCount(norm[:b])
-}
-
 // srcWords returns the source byte range of words w0 to w1 (inclusive) of
 // src's normalized form, found by folding src again: where a hit is in the
 // text as published.

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 )
 
 // A watch entry's query is a boolean expression in the syntax of
@@ -385,5 +384,3 @@ func positiveLeaves(q node, neg bool, out []int) []int {
 	}
 	return out
 }
-
-func runeLen(s string) int { return utf8.RuneCountInString(s) }
